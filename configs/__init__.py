@@ -1,0 +1,1 @@
+"""YAML presets shipped with tailguard (package data; no code lives here)."""

@@ -1,0 +1,43 @@
+"""Format readers: one generator per input format, all behind :func:`read_records`.
+
+A reader turns one input file (an open binary stream plus its path) into a
+stream of :data:`ReadItem` values.  Every record in the file becomes exactly one
+item, so the pipeline can account for it:
+
+* a :class:`~tailguard.filters.document.Document` — the record was read;
+* a :class:`Skip` — the record is well-formed but not wanted (a WARC request
+  record, an empty text); it is counted and written to ``rejected/read``;
+* a :class:`RecordError` — the record (or the rest of the file) could not be
+  read; it goes to the dead-letter output with the error and position.
+
+Readers never raise for bad input.  Adding a format = one module with a
+generator plus one :func:`register_reader` call.
+"""
+
+from tailguard.filters.readers.base import (
+    ReaderOptions,
+    ReadItem,
+    RecordError,
+    Skip,
+    UnsupportedFormatError,
+    read_records,
+    reader_for,
+    register_reader,
+    supported_suffixes,
+)
+
+# Importing the format modules registers them.
+from tailguard.filters.readers import jsonl as _jsonl  # noqa: F401,E402
+from tailguard.filters.readers import parquet as _parquet  # noqa: F401,E402
+
+__all__ = [
+    "ReadItem",
+    "ReaderOptions",
+    "RecordError",
+    "Skip",
+    "UnsupportedFormatError",
+    "read_records",
+    "reader_for",
+    "register_reader",
+    "supported_suffixes",
+]

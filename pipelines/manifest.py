@@ -1,0 +1,199 @@
+"""Assemble ``manifest.json`` after a run, and print the end-of-run summary table.
+
+The pipeline writes small files under ``OUTPUT/_work/`` (matched inputs, shard
+descriptions, ledger counts, per-section stats); this module, run by the
+driver after the pipeline finished, turns them into the single summary of the
+run.  Beam counters are added for reference; the ledger comes from the data
+streams, so it is exact on every runner.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TextIO
+
+from apache_beam.io.filesystems import FileSystems
+
+from tailguard.filters.document import SCHEMA_VERSION
+from tailguard.pipelines.config import CurationConfig
+from tailguard.pipelines.stages import RunContext
+from tailguard.transforms.io import work_path
+
+__all__ = ["Manifest", "build_manifest", "ledger_from_counts", "print_summary", "tailguard_version", "write_manifest"]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The manifest's JSON data."""
+
+    data: dict[str, Any]
+
+
+def tailguard_version() -> str:
+    """Return the installed tailguard version."""
+    try:
+        return version("tailguard")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0+unknown"
+
+
+def _read_lines(path: str) -> list[str]:
+    if not FileSystems.exists(path):
+        return []
+    with FileSystems.open(path) as handle:
+        return [line for line in handle.read().decode("utf-8").splitlines() if line.strip()]
+
+
+def ledger_from_counts(counts: list[dict[str, Any]], stage_order: list[str]) -> dict[str, Any]:
+    """Build the ledger object from the ``_work/ledger.jsonl`` counts.
+
+    Args:
+        counts: ``{"key": [...], "count": n}`` entries written by ``WriteLedger``.
+        stage_order: Stage names in pipeline order (``read`` first).
+
+    Returns:
+        ``{"input_records", "kept", "dropped": {stage: {reason: n}}, "dead_letter",
+        "dead_letter_by_stage", "balanced"}``.
+    """
+    inputs = kept = dead = 0
+    dropped: dict[str, dict[str, int]] = {}
+    dead_by_stage: dict[str, int] = {}
+    for entry in counts:
+        key, n = entry["key"], int(entry["count"])
+        if key[0] == "input":
+            inputs += n
+        elif key[0] == "kept":
+            kept += n
+        elif key[0] == "dropped":
+            dropped.setdefault(key[1], {})[key[2]] = dropped.get(key[1], {}).get(key[2], 0) + n
+        elif key[0] == "dead_letter":
+            dead += n
+            dead_by_stage[key[1]] = dead_by_stage.get(key[1], 0) + n
+    order = {name: i for i, name in enumerate(stage_order)}
+    dropped = {
+        stage: dict(sorted(reasons.items()))
+        for stage, reasons in sorted(dropped.items(), key=lambda kv: order.get(kv[0], len(order)))
+    }
+    total_dropped = sum(sum(r.values()) for r in dropped.values())
+    return {
+        "input_records": inputs,
+        "kept": kept,
+        "dropped": dropped,
+        "dead_letter": dead,
+        "dead_letter_by_stage": dead_by_stage,
+        "balanced": inputs == kept + total_dropped + dead,
+    }
+
+
+def _counters(result: Any) -> dict[str, dict[str, int]]:
+    """Beam counters in tailguard namespaces, when the runner reports them."""
+    out: dict[str, dict[str, int]] = {}
+    try:
+        query = result.metrics().query()
+    except Exception:  # some runners do not support metrics queries; the ledger does not need them
+        return out
+    for counter in query.get("counters", []):
+        namespace = counter.key.metric.namespace
+        if not namespace.startswith("tailguard."):
+            continue
+        value = counter.committed if counter.committed is not None else counter.attempted
+        stage = namespace.split(".", 1)[1]
+        out.setdefault(stage, {})
+        out[stage][counter.key.metric.name] = out[stage].get(counter.key.metric.name, 0) + int(value or 0)
+    return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
+
+
+def build_manifest(cfg: CurationConfig, context: RunContext, result: Any) -> Manifest:
+    """Collect the run's ``_work`` files and counters into the manifest.
+
+    Args:
+        cfg: The run's config.
+        context: Run context (output dir, shard count).
+        result: The Beam ``PipelineResult`` (for counters).
+
+    Returns:
+        The manifest.
+    """
+    out = context.output_dir
+    stage_order = ["read", *(spec.name for spec, _ in cfg.enabled_stages())]
+    inputs = sorted((json.loads(line) for line in _read_lines(work_path(out, "inputs.jsonl"))), key=lambda r: r["path"])
+    shards = sorted((json.loads(line) for line in _read_lines(work_path(out, "shards.jsonl"))), key=lambda r: r["path"])
+    counts = [json.loads(line) for line in _read_lines(work_path(out, "ledger.jsonl"))]
+    counts += [json.loads(line) for line in _read_lines(work_path(out, "input_records.jsonl"))]
+    data: dict[str, Any] = {
+        "tailguard_version": tailguard_version(),
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg.to_dict(),
+        "config_sha256": cfg.sha256(),
+        "stages": stage_order,
+        "inputs": inputs,
+        "outputs": {
+            "corpus_dir": "corpus",
+            "format": cfg.write.format,
+            "num_shards": context.num_shards,
+            "records": sum(s["records"] for s in shards),
+            "shards": shards,
+        },
+        "ledger": ledger_from_counts(counts, stage_order),
+        "counters": _counters(result),
+    }
+    stats_pattern = work_path(out, "stats", "*.json")
+    for match in FileSystems.match([stats_pattern])[0].metadata_list if _has_stats(out) else []:
+        section = match.path.rsplit("/", 1)[-1][: -len(".json")]
+        lines = _read_lines(match.path)
+        data[section] = json.loads(lines[0]) if lines else {}
+    return Manifest(data)
+
+
+def _has_stats(out: str) -> bool:
+    return FileSystems.exists(work_path(out, "stats"))
+
+
+def write_manifest(manifest: Manifest, output_dir: str) -> str:
+    """Write ``manifest.json`` (last, so its presence marks a finished run); return its path."""
+    path = FileSystems.join(output_dir, "manifest.json")
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(manifest.data, indent=2, sort_keys=False).encode("utf-8"))
+    return path
+
+
+def stage_rows(ledger: dict[str, Any], stage_order: list[str]) -> list[tuple[str, int, int, dict[str, int], int]]:
+    """Return ``(stage, in, kept, drops_by_reason, dead_letter)`` per stage, in order."""
+    rows = []
+    flowing = ledger["input_records"]
+    for stage in stage_order:
+        drops = ledger["dropped"].get(stage, {})
+        dead = ledger["dead_letter_by_stage"].get(stage, 0)
+        kept = flowing - sum(drops.values()) - dead
+        rows.append((stage, flowing, kept, drops, dead))
+        flowing = kept
+    return rows
+
+
+def print_summary(manifest: Manifest, output_dir: str, stream: TextIO = sys.stdout) -> None:
+    """Print a per-stage table (in, kept, drop reasons, dead letter) and the output path."""
+    data = manifest.data
+    ledger = data["ledger"]
+    rows = stage_rows(ledger, data["stages"])
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"\n{'stage':<{width}}{'in':>10}{'kept':>10}{'dead':>7}  dropped (reason=count)", file=stream)
+    print("-" * (width + 60), file=stream)
+    for stage, n_in, kept, drops, dead in rows:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(drops.items(), key=lambda kv: -kv[1])) or "-"
+        print(f"{stage:<{width}}{n_in:>10,}{kept:>10,}{dead:>7,}  {reasons}", file=stream)
+    print("-" * (width + 60), file=stream)
+    status = "balanced" if ledger["balanced"] else "NOT BALANCED"
+    dropped = sum(sum(r.values()) for r in ledger["dropped"].values())
+    print(
+        f"ledger: {ledger['input_records']:,} in = {ledger['kept']:,} kept + {dropped:,} dropped + "
+        f"{ledger['dead_letter']:,} dead-letter  [{status}]",
+        file=stream,
+    )
+    outputs = data["outputs"]
+    print(f"corpus: {outputs['records']:,} rows in {outputs['num_shards']} shard(s) under {output_dir}/corpus", file=stream)
+    print(f"manifest: {output_dir}/manifest.json", file=stream)

