@@ -26,7 +26,6 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.portability.api import beam_runner_api_pb2
-
 from tailguard.pipelines.config import CurationConfig, load_config
 from tailguard.pipelines.curate import build_pipeline
 from tailguard.pipelines.stages import RunContext
@@ -43,7 +42,13 @@ FAKE_GCP = [
     f"--setup_file={REPO / 'setup.py'}",
 ]
 # Labels every full pipeline has, besides one per enabled stage.
-FIXED_LABELS = {"ReadCrawl", "WriteCorpus", "WriteLedger", "WriteDeadLetter", "AllDeadLetters"}
+FIXED_LABELS = {
+    "ReadCrawl",
+    "WriteCorpus",
+    "WriteLedger",
+    "WriteDeadLetter",
+    "AllDeadLetters",
+}
 
 
 @pytest.fixture
@@ -67,7 +72,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 def _dataflow_config() -> CurationConfig:
     # Inputs on gs:// are matched by the pipeline at run time, never listed at construction.
     return load_config(REPO / "configs" / "dataflow.yaml").replace(
-        inputs=("gs://tailguard-ci-fake/crawl/*.warc.gz",), output="gs://tailguard-ci-fake/runs/ci"
+        inputs=("gs://tailguard-ci-fake/crawl/*.warc.gz",),
+        output="gs://tailguard-ci-fake/runs/ci",
     )
 
 
