@@ -29,6 +29,7 @@ from tailguard.filters.readers.base import (
 # Importing the format modules registers them.
 from tailguard.filters.readers import jsonl as _jsonl  # noqa: F401,E402
 from tailguard.filters.readers import parquet as _parquet  # noqa: F401,E402
+from tailguard.filters.readers import warc as _warc  # noqa: F401,E402
 
 __all__ = [
     "ReadItem",
