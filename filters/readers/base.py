@@ -6,7 +6,7 @@ import gzip
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -151,9 +151,54 @@ def open_decompressed(raw: BinaryIO, compression: str | None) -> BinaryIO:
     if compression == ".gz":
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if compression in (".zst", ".zstd"):
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return io.BufferedReader(reader)  # type: ignore[arg-type]
+        return io.BufferedReader(_ZstdFramesReader(raw))  # type: ignore[return-value]
     return raw
+
+
+class _ZstdFramesReader(io.RawIOBase):
+    """Decompress a multi-frame zstd stream; raise ``EOFError`` when the last frame is cut.
+
+    ``zstandard``'s own stream reader ends silently on a truncated frame, which
+    would lose the tail of a file without a trace.
+    """
+
+    _CHUNK = 1 << 17
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._obj = self._decompressor.decompressobj()
+        self._pending = b""
+        self._in_frame = False
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._eof:
+            chunk = self._raw.read(self._CHUNK)
+            if not chunk:
+                self._eof = True
+                if self._in_frame:
+                    raise EOFError("zstd stream ends in the middle of a frame (file truncated)")
+                break
+            self._feed(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _feed(self, chunk: bytes) -> None:
+        while chunk:
+            self._in_frame = True
+            self._pending += self._obj.decompress(chunk)
+            if not self._obj.eof:
+                return
+            # Frame finished: the rest of the chunk starts the next frame.
+            chunk = self._obj.unused_data
+            self._obj = self._decompressor.decompressobj()
+            self._in_frame = False
 
 
 def read_records(path: str, raw: BinaryIO, options: ReaderOptions | None = None) -> Iterator[ReadItem]:
