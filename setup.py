@@ -15,6 +15,7 @@ VERSION = "0.1.0"
 PACKAGES = {
     "tailguard.filters": "filters",
     "tailguard.filters.readers": "filters/readers",
+    "tailguard.filters.detect": "filters/detect",
     "tailguard.transforms": "transforms",
     "tailguard.pipelines": "pipelines",
     "tailguard.configs": "configs",

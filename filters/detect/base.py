@@ -1,0 +1,155 @@
+"""Shared pieces of the AI-text detectors: text normalisation, the Scorer protocol, the registry.
+
+Every detector sees the same :class:`PreparedText` (normalised text + word tokens) so a batch is
+tokenised once.  Normalisation removes the shortcuts listed in ``shared/data/README.md`` (detect/):
+newlines vs spaces, letter case, tokenised contractions (``do n't``), Yelp ``nn`` paragraph marks and
+zero-width characters, so that no detector can learn "has a newline" or "is lower case" instead of
+"was written by a model".  Stylometry also looks at the raw text for the Unicode-trick features.
+
+Elements in: raw strings.  Elements out: :class:`PreparedText` records and per-detector feature rows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "PreparedText",
+    "Scorer",
+    "normalize_text",
+    "prepare",
+    "register_detector",
+    "tokenize",
+]
+
+#: Longer documents are scored on their first ``MAX_SCORE_CHARS`` characters: bulk cost stays
+#: bounded (the 2,000 docs/s/core budget of issue 5) and the detectors were trained on texts whose
+#: median is ~1,200 characters (shared/data/README.md, detect/).
+MAX_SCORE_CHARS = 6000
+
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Yelp reviews in DetectRL carry "nn" where paragraph breaks were ("good.nnThe"): human-only artefact.
+_YELP_NN = re.compile(r"(?<=[.!?])nn(?=[A-Z])")
+_SPLIT_NT = re.compile(r"(\w) n' ?t\b", re.IGNORECASE)
+_SPLIT_CLITIC = re.compile(r"(\w) '(s|re|ve|ll|d|m)\b", re.IGNORECASE)
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
+_SPACE_AFTER_OPEN = re.compile(r"([(\[])\s+")
+_WHITESPACE = re.compile(r"\s+")
+# words (with inner apostrophes, so "don't" is one token) or single punctuation marks
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+
+
+def normalize_text(text: str, max_chars: int = MAX_SCORE_CHARS) -> str:
+    """Return ``text`` with the dataset shortcuts removed (see the module docstring).
+
+    Args:
+        text: Raw document text.
+        max_chars: Only this many leading characters are kept.
+
+    Returns:
+        NFKC, case-folded text on one line with detokenised contractions and punctuation.
+    """
+    text = text[:max_chars]
+    text = _ZERO_WIDTH.sub("", text)
+    text = _YELP_NN.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    text = _SPLIT_NT.sub(r"\1n't", text)
+    text = _SPLIT_CLITIC.sub(r"\1'\2", text)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _SPACE_AFTER_OPEN.sub(r"\1", text)
+    return _WHITESPACE.sub(" ", text).strip().casefold()
+
+
+def tokenize(normalized: str) -> list[str]:
+    """Split normalised text into word and punctuation tokens."""
+    return _TOKEN.findall(normalized)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedText:
+    """One document as the detectors see it.
+
+    Attributes:
+        raw: The original text, cut to ``MAX_SCORE_CHARS`` (stylometry's Unicode features).
+        norm: :func:`normalize_text` output.
+        tokens: :func:`tokenize` of ``norm``.
+    """
+
+    raw: str
+    norm: str
+    tokens: list[str]
+
+
+def prepare(texts: Sequence[str], max_chars: int = MAX_SCORE_CHARS) -> list[PreparedText]:
+    """Normalise and tokenise a batch once for every detector."""
+    out = []
+    for text in texts:
+        norm = normalize_text(text, max_chars)
+        out.append(PreparedText(text[:max_chars], norm, tokenize(norm)))
+    return out
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Anything that turns a batch of texts into one score per text (higher = more likely AI)."""
+
+    def score(self, texts: Sequence[str]) -> list[float]:
+        """Return one float per text."""
+        ...
+
+
+class Detector(Protocol):
+    """A trained detector: named feature columns for the ensemble, and a primary score.
+
+    ``features`` returns an ``(n, len(feature_names))`` float array; column 0 is the detector's
+    own score (higher = more likely AI), written to ``Document.detector_scores[name]``.
+    """
+
+    name: str
+    feature_names: tuple[str, ...]
+
+    def features(self, docs: Sequence[PreparedText]) -> np.ndarray:
+        """Return the feature rows of ``docs``."""
+        ...
+
+    def save(self, directory: str) -> None:
+        """Write the detector's files into ``directory``."""
+        ...
+
+
+@dataclass(frozen=True)
+class DetectorKind:
+    """How to train and load one kind of detector.
+
+    Attributes:
+        name: Registry name (also the config key and the ``detector_scores`` key).
+        train: ``train(docs, labels, params) -> Detector`` (labels: 1 = AI, 0 = human).
+        load: ``load(directory, params) -> Detector``.
+    """
+
+    name: str
+    train: Callable[..., Detector]
+    load: Callable[..., Detector]
+
+
+#: Registry of detector kinds by name, filled by :func:`register_detector` in each module.
+DETECTORS: dict[str, DetectorKind] = {}
+
+
+def register_detector(kind: DetectorKind) -> DetectorKind:
+    """Add ``kind`` to :data:`DETECTORS` (module import time) and return it."""
+    DETECTORS[kind.name] = kind
+    return kind
+
+
+def primary_scores(detector: Detector, texts: Sequence[str]) -> list[float]:
+    """Score raw texts with one detector (its column 0); the :class:`Scorer` view of a detector."""
+    return [float(v) for v in detector.features(prepare(texts))[:, 0]]

@@ -1,0 +1,133 @@
+"""Supervised fastText classifier (human vs AI) trained by tailguard itself.
+
+Word uni/bi-grams plus character n-gram subwords (Joulin et al. 2017, "Bag of Tricks for Efficient
+Text Classification") over the *normalised* token stream of :mod:`.base`, so the model cannot key on
+newlines, case or tokenised contractions.  Feature column 0 is P(AI); column 1 its logit.
+
+fastText 0.9.3's Python ``predict()`` fails on numpy 2 (BEAM_NOTES.md); we call the C++ binding
+``model.f.predict(text + "\\n", k, 0.0, "strict")`` directly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import fasttext
+import numpy as np
+
+from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
+
+__all__ = ["FastTextDetector", "FastTextParams"]
+
+_FILE = "fasttext.bin"
+_AI, _HUMAN = "__label__ai", "__label__human"
+
+
+@dataclass(frozen=True)
+class FastTextParams:
+    """fastText hyper-parameters (the ``fasttext`` section of the detector config).
+
+    Defaults follow the fastText supervised tutorial (lr 0.1–1.0, wordNgrams 2) with a small ``dim``
+    and ``bucket`` so the model file stays ~20 MB; ``minn``/``maxn`` 3–5 are fastText's subword defaults.
+    """
+
+    epoch: int = 5
+    lr: float = 0.3
+    dim: int = 16
+    word_ngrams: int = 2
+    minn: int = 3
+    maxn: int = 5
+    min_count: int = 2
+    bucket: int = 262144
+    threads: int = 2
+    seed: int = 0
+    max_tokens: int = 400
+
+    def __post_init__(self) -> None:
+        if self.epoch < 1 or self.dim < 1 or self.bucket < 1 or self.max_tokens < 1:
+            raise ValueError("fasttext: epoch, dim, bucket and max_tokens must be >= 1")
+        if not 0 < self.lr <= 5:
+            raise ValueError("fasttext.lr must be in (0, 5]")
+
+
+def _line(doc: PreparedText, max_tokens: int) -> str:
+    return " ".join(doc.tokens[:max_tokens])
+
+
+class FastTextDetector:
+    """A trained fastText model; see the module docstring."""
+
+    name = "fasttext"
+    feature_names = ("fasttext_p_ai", "fasttext_logit")
+
+    def __init__(self, model: Any, params: FastTextParams) -> None:
+        self._model = model
+        self._params = params
+
+    @classmethod
+    def train(cls, docs: Sequence[PreparedText], labels: Sequence[int], params: FastTextParams) -> FastTextDetector:
+        """Train on ``docs`` (labels 1 = AI) with ``params``."""
+        fd, path = tempfile.mkstemp(suffix=".txt", prefix="tailguard-ft-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                for doc, label in zip(docs, labels, strict=True):
+                    handle.write(f"{_AI if label else _HUMAN} {_line(doc, params.max_tokens)}\n")
+            model = fasttext.train_supervised(
+                input=path,
+                epoch=params.epoch,
+                lr=params.lr,
+                dim=params.dim,
+                wordNgrams=params.word_ngrams,
+                minn=params.minn,
+                maxn=params.maxn,
+                minCount=params.min_count,
+                bucket=params.bucket,
+                thread=params.threads,
+                seed=params.seed,
+                loss="softmax",
+                verbose=0,
+            )
+        finally:
+            os.unlink(path)
+        return cls(model, params)
+
+    @classmethod
+    def load(cls, directory: str, params: FastTextParams) -> FastTextDetector:
+        """Load ``fasttext.bin`` from ``directory``."""
+        return cls(fasttext.load_model(os.path.join(directory, _FILE)), params)
+
+    def save(self, directory: str) -> None:
+        """Write ``fasttext.bin`` into ``directory``."""
+        self._model.save_model(os.path.join(directory, _FILE))
+
+    def features(self, docs: Sequence[PreparedText]) -> np.ndarray:
+        """Return ``[P(AI), logit(P(AI))]`` per document."""
+        out = np.zeros((len(docs), 2), dtype=np.float64)
+        predict = self._model.f.predict
+        for i, doc in enumerate(docs):
+            p_ai = 0.5
+            for prob, label in predict(_line(doc, self._params.max_tokens) + "\n", 2, 0.0, "strict"):
+                if label == _AI:
+                    p_ai = prob
+                elif label == _HUMAN and len(doc.tokens) > 0:
+                    p_ai = 1.0 - prob
+            p_ai = min(max(p_ai, 1e-6), 1 - 1e-6)
+            out[i, 0] = p_ai
+            out[i, 1] = math.log(p_ai / (1 - p_ai))
+        return out
+
+
+def _train(docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]) -> FastTextDetector:
+    return FastTextDetector.train(docs, labels, FastTextParams(**params))
+
+
+def _load(directory: str, params: dict[str, Any]) -> FastTextDetector:
+    return FastTextDetector.load(directory, FastTextParams(**params))
+
+
+register_detector(DetectorKind("fasttext", _train, _load))
