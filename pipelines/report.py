@@ -1,0 +1,299 @@
+"""``OUTPUT/report.json`` and a self-contained ``OUTPUT/report.html`` from ``manifest.json``.
+
+Called by the driver after the manifest is written (``write_report(output_dir)``).
+Every section is optional: a run without tiers, mixing, AI scores or a
+reference still gets a report with what it has, and says what is missing.
+Plots are matplotlib PNGs embedded as base64, so the page needs no network
+and no other file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+
+__all__ = ["build_report", "render_html", "write_report"]
+
+_OK, _ALARM, _MISSING = "#2e7d32", "#c62828", "#757575"
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as fh:
+        return json.loads(fh.read().decode("utf-8"))
+
+
+def _funnel(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    ledger = manifest.get("ledger") or {}
+    if "input_records" not in ledger:
+        return []
+    rows, flowing = [], int(ledger["input_records"])
+    for stage in manifest.get("stages") or ["read"]:
+        drops = (ledger.get("dropped") or {}).get(stage, {})
+        dead = (ledger.get("dead_letter_by_stage") or {}).get(stage, 0)
+        kept = flowing - sum(drops.values()) - dead
+        rows.append({"stage": stage, "in": flowing, "kept": kept, "dropped": dict(drops), "dead_letter": dead})
+        flowing = kept
+    return rows
+
+
+def _numeric_map(value: Any) -> dict[str, float] | None:
+    if isinstance(value, Mapping) and value and all(isinstance(v, (int, float)) for v in value.values()):
+        return {str(k): float(v) for k, v in value.items()}
+    return None
+
+
+def _shares_vs_targets(section: Any) -> dict[str, dict[str, float]]:
+    """Find ``{name: share}`` maps for actual and target shares in a tiers/mixing section (best effort)."""
+    if not isinstance(section, Mapping):
+        return {}
+    found: dict[str, dict[str, float]] = {}
+    stack: list[tuple[str, Any]] = [("", section)]
+    while stack:
+        prefix, node = stack.pop()
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            nums = _numeric_map(value)
+            if nums is not None and any(s in key.lower() for s in ("share", "target", "fraction", "weight", "tokens")):
+                found[name] = nums
+            elif isinstance(value, Mapping):
+                stack.append((f"{name}.", value))
+    return found
+
+
+def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's data: funnel, tier/mixing shares, collapse indicators and alarms."""
+    collapse = manifest.get("collapse") or {}
+    groups = collapse.get("groups") or {}
+    return {
+        "created": manifest.get("created"),
+        "tailguard_version": manifest.get("tailguard_version"),
+        "config_sha256": manifest.get("config_sha256"),
+        "ledger_balanced": (manifest.get("ledger") or {}).get("balanced"),
+        "funnel": _funnel(manifest),
+        "tiers": _shares_vs_targets(manifest.get("tiers")),
+        "mixing": _shares_vs_targets(manifest.get("mixing")),
+        "collapse": {
+            "reference": collapse.get("reference"),
+            "reference_snapshot": collapse.get("reference_snapshot"),
+            "groups": groups,
+            "alarm_rules": collapse.get("alarm_rules") or [],
+            "alarms": collapse.get("alarms") or [],
+        },
+        "missing": [s for s in ("ledger", "tiers", "mixing", "collapse") if not manifest.get(s)],
+    }
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: never open a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_funnel(rows: list[dict[str, Any]]) -> str | None:
+    if not rows:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(rows)))
+    names = [r["stage"] for r in rows][::-1]
+    ax.barh(names, [r["in"] for r in rows][::-1], color="#cfd8dc", label="in")
+    ax.barh(names, [r["kept"] for r in rows][::-1], color="#1565c0", label="kept")
+    for i, r in enumerate(rows[::-1]):
+        ax.text(r["kept"], i, f" {r['kept']:,}", va="center", fontsize=8)
+    ax.set_xlabel("documents")
+    ax.set_title("Per-stage funnel")
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def _plot_shares(title: str, maps: dict[str, dict[str, float]]) -> str | None:
+    if not maps:
+        return None
+    plt = _plt()
+    keys = sorted({k for m in maps.values() for k in m})
+    fig, ax = plt.subplots(figsize=(7, 3))
+    width = 0.8 / len(maps)
+    for j, (name, m) in enumerate(sorted(maps.items())):
+        total = sum(m.values()) or 1.0
+        vals = [m.get(k, 0.0) / total for k in keys]
+        ax.bar([i + j * width for i in range(len(keys))], vals, width=width, label=name)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(keys))], keys, rotation=20, fontsize=8)
+    ax.set_ylabel("share (normalised)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _plot_ai_hist(groups: Mapping[str, Mapping[str, Any]]) -> str | None:
+    hists = {g: v["ai_hist"] for g, v in groups.items() if v.get("ai_hist") and sum(v["ai_hist"]) > 0}
+    if not hists:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for g, h in sorted(hists.items()):
+        n = len(h)
+        total = sum(h)
+        ax.step([(i + 0.5) / n for i in range(n)], [c / total for c in h], where="mid", label=f"{g} ({total:,})")
+    ax.set_xlabel("ai_score")
+    ax.set_ylabel("share of documents")
+    ax.set_title("AI-score histogram per tier")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+_PLOTTED = (
+    "ref_vocab_coverage",
+    "rare_type_survival",
+    "tail_mass",
+    "jsd_to_reference",
+    "distinct_1",
+    "distinct_2",
+    "distinct_3",
+    "mattr",
+    "gzip_ratio",
+    "exact_dup_rate",
+)
+
+
+def _plot_indicators(groups: Mapping[str, Mapping[str, Any]], alarms: list[dict[str, Any]]) -> str | None:
+    values = groups.get("all")
+    if not values:
+        return None
+    names = [n for n in _PLOTTED if isinstance(values.get(n), (int, float))]
+    if not names:
+        return None
+    plt = _plt()
+    alarmed = {a["indicator"] for a in alarms if a["group"] == "all"}
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.35 * len(names)))
+    colors = [_ALARM if n in alarmed else _OK for n in names]
+    ax.barh(names[::-1], [values[n] for n in names][::-1], color=colors[::-1])
+    ref_tail = values.get("ref_tail_mass")
+    if ref_tail is not None and "tail_mass" in names:
+        ax.plot([ref_tail], [names[::-1].index("tail_mass")], "k|", markersize=14, label="reference tail mass")
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlim(0, 1)
+    ax.set_title("Collapse indicators (all documents; red = alarm)")
+    return _png(fig)
+
+
+# ----------------------------------------------------------------------------- html
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    if isinstance(value, list):
+        return f"[{len(value)} values]"
+    return html.escape(str(value))
+
+
+def _img(b64: str | None, alt: str, missing: str) -> str:
+    if b64 is None:
+        return f'<p class="missing">{html.escape(missing)}</p>'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+
+
+def _indicator_table(groups: Mapping[str, Mapping[str, Any]], alarms: list[dict[str, Any]]) -> str:
+    if not groups:
+        return '<p class="missing">No collapse indicators in this run (MeasureCollapse did not run).</p>'
+    alarmed = {(a["group"], a["indicator"]) for a in alarms}
+    names = sorted({k for v in groups.values() for k, x in v.items() if not isinstance(x, list)})
+    head = "".join(f"<th>{html.escape(g)}</th>" for g in groups)
+    rows = []
+    for n in names:
+        cells = []
+        for g, v in groups.items():
+            cls = ' class="alarm"' if (g, n) in alarmed else ""
+            cells.append(f"<td{cls}>{_fmt(v.get(n, ''))}</td>")
+        rows.append(f"<tr><th>{html.escape(n)}</th>{''.join(cells)}</tr>")
+    return f"<table><tr><th>indicator</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """Render the report as one self-contained HTML page."""
+    col = report["collapse"]
+    groups, alarms = col["groups"], col["alarms"]
+    alarm_items = "".join(
+        f"<li><b>{html.escape(a['group'])}</b>: {html.escape(a['indicator'])} = {_fmt(a['value'])} "
+        f"({a['rule']} {a['bound']})</li>"
+        for a in alarms
+    )
+    status = (
+        f'<p class="alarm">{len(alarms)} alarm(s):</p><ul>{alarm_items}</ul>'
+        if alarms
+        else ('<p class="ok">No indicator crossed its alarm bound.</p>' if groups else "")
+    )
+    funnel_rows = "".join(
+        f"<tr><td>{html.escape(r['stage'])}</td><td>{r['in']:,}</td><td>{r['kept']:,}</td>"
+        f"<td>{html.escape(', '.join(f'{k}={v}' for k, v in r['dropped'].items()) or '-')}</td>"
+        f"<td>{r['dead_letter']}</td></tr>"
+        for r in report["funnel"]
+    )
+    missing = ", ".join(report["missing"]) or "none"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>tailguard report</title>
+<style>
+body {{ font-family: sans-serif; max-width: 980px; margin: 1em auto; color: #212121; }}
+h1 {{ font-size: 1.5em; }} h2 {{ font-size: 1.15em; border-bottom: 1px solid #ccc; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }} td, th {{ border: 1px solid #ddd; padding: 2px 6px; }}
+td.alarm, p.alarm {{ color: {_ALARM}; font-weight: bold; }} p.ok {{ color: {_OK}; }}
+p.missing {{ color: {_MISSING}; font-style: italic; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>tailguard run report</h1>
+<p>created {_fmt(report.get("created"))} · tailguard {_fmt(report.get("tailguard_version"))} ·
+config {_fmt((report.get("config_sha256") or "")[:12])} · ledger balanced: {_fmt(report.get("ledger_balanced"))} ·
+sections absent: {html.escape(missing)}</p>
+<h2>Collapse alarms</h2>{status}
+<h2>Per-stage funnel</h2>
+{_img(_plot_funnel(report["funnel"]), "funnel", "No ledger in the manifest.")}
+<table><tr><th>stage</th><th>in</th><th>kept</th><th>dropped</th><th>dead letter</th></tr>{funnel_rows}</table>
+<h2>Tier and token shares vs targets</h2>
+{_img(_plot_shares("Tier shares", report["tiers"]), "tiers", "No tiers section in the manifest.")}
+{_img(_plot_shares("Mixing shares vs targets", report["mixing"]), "mixing", "No mixing section in the manifest.")}
+<h2>AI-score histograms per tier</h2>
+{_img(_plot_ai_hist(groups), "ai histogram", "No AI scores in the written corpus.")}
+<h2>Collapse indicators vs reference</h2>
+<p>reference: {_fmt(col.get("reference") or "none (reference-free indicators only)")}
+snapshot {_fmt(col.get("reference_snapshot"))}</p>
+{_img(_plot_indicators(groups, alarms), "indicators", "No indicators to plot.")}
+{_indicator_table(groups, alarms)}
+</body></html>
+"""
+
+
+def write_report(output_dir: str) -> tuple[str, str]:
+    """Read ``OUTPUT/manifest.json``; write ``report.json`` and ``report.html``; return their paths."""
+    manifest = _read_json(FileSystems.join(output_dir, "manifest.json"))
+    if manifest is None:
+        raise FileNotFoundError(f"{output_dir}/manifest.json not found: the run did not finish")
+    report = build_report(manifest)
+    json_path = FileSystems.join(output_dir, "report.json")
+    html_path = FileSystems.join(output_dir, "report.html")
+    with FileSystems.create(json_path) as fh:
+        fh.write(json.dumps(report, indent=2).encode("utf-8"))
+    with FileSystems.create(html_path) as fh:
+        fh.write(render_html(report).encode("utf-8"))
+    return json_path, html_path
