@@ -42,12 +42,16 @@ class StageSpec:
         label: Stable CamelCase Beam label of the stage.
         config_cls: The stage's frozen config dataclass.
         build: ``build(config, context) -> PTransform``.
+        per_document: The stage decides each document on its own (no shuffle
+            across documents).  Leading per-document stages run in the
+            resumable ingest phase, checkpointed per batch of input files.
     """
 
     name: str
     label: str
     config_cls: type
     build: Callable[[Any, RunContext], beam.PTransform]
+    per_document: bool = False
 
 
 # Pipeline order.  Each stage sees Documents in and returns StageOutputs.
