@@ -15,6 +15,9 @@ from typing import Any
 
 import apache_beam as beam
 
+from tailguard.transforms.dedup import DedupExact, DedupExactConfig, DedupNearConfig, DedupNearDuplicates
+from tailguard.transforms.dedup import stats_path as dedup_stats_path
+
 __all__ = ["STAGES", "RunContext", "StageSpec"]
 
 
@@ -55,4 +58,7 @@ class StageSpec:
 
 
 # Pipeline order.  Each stage sees Documents in and returns StageOutputs.
-STAGES: tuple[StageSpec, ...] = ()
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg)),
+    StageSpec("dedup_near", "DedupNearDuplicates", DedupNearConfig, lambda cfg, ctx: DedupNearDuplicates(cfg, dedup_stats_path(ctx.output_dir, "dedup_near"))),
+)

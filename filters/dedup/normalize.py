@@ -1,0 +1,102 @@
+"""Text and URL normalisation for exact-duplicate keys.
+
+Exact dedup compares a hash of the *normalised* text, so trivially different
+copies (whitespace, case, Unicode compatibility forms, punctuation) collapse.
+URL dedup compares a normalised URL.  Pure functions; no Beam.
+
+Elements in: strings.  Out: normalised strings and 128-bit hex digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = [
+    "TextNormalization",
+    "line_key",
+    "normalize_text",
+    "normalize_url",
+    "text_key",
+]
+
+#: ``none`` hashes the raw text; ``whitespace`` collapses runs of white space;
+#: ``lower`` also case-folds; ``nfkc_lower_punct`` also applies NFKC and drops
+#: punctuation (the CCNet paragraph normalisation, Wenzek et al. 2020, §3.2).
+TextNormalization = Literal["none", "whitespace", "lower", "nfkc_lower_punct"]
+
+_SPACE = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+_DIGIT = re.compile(r"\d")
+
+
+def normalize_text(text: str, mode: TextNormalization = "lower") -> str:
+    """Return ``text`` normalised for exact-duplicate comparison.
+
+    Args:
+        text: Document (or line) text.
+        mode: How aggressively to normalise (see :data:`TextNormalization`).
+
+    Returns:
+        The normalised text (stripped, single spaces for ``whitespace`` and up).
+    """
+    if mode == "none":
+        return text
+    if mode == "nfkc_lower_punct":
+        text = unicodedata.normalize("NFKC", text).casefold()
+        text = _DIGIT.sub("0", _PUNCT.sub(" ", text))
+    elif mode == "lower":
+        text = text.casefold()
+    return _SPACE.sub(" ", text).strip()
+
+
+def text_key(text: str, mode: TextNormalization = "lower") -> str:
+    """Return a 128-bit hex digest of the normalised ``text`` (the exact-dedup key)."""
+    data = normalize_text(text, mode).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def line_key(line: str, mode: TextNormalization = "lower") -> str | None:
+    """Return the dedup key of one line, or ``None`` for a blank line (never deduplicated)."""
+    normalised = normalize_text(line, mode)
+    if not normalised:
+        return None
+    return hashlib.blake2b(normalised.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Query parameters that only track the visit, never change the page
+# (the utm_* family, Google/Facebook/Microsoft click ids).
+_TRACKING = re.compile(r"^(utm_[a-z]+|gclid|fbclid|msclkid|mc_cid|mc_eid|_ga)$", re.IGNORECASE)
+
+
+def normalize_url(url: str) -> str | None:
+    """Return a canonical form of ``url`` for URL-level dedup (minimal, local fallback).
+
+    Lower-cases scheme and host, drops ``www.``, default ports, fragments and
+    tracking parameters, sorts the query and treats ``http``/``https`` alike.
+    The shared ``tailguard.filters.urls.normalize_url`` is preferred when present.
+
+    Args:
+        url: An absolute URL.
+
+    Returns:
+        The canonical URL, or ``None`` when ``url`` has no host.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    scheme = parts.scheme.lower()
+    host = host.removeprefix("www.")
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)))
+    path = parts.path or "/"
+    return urlunsplit(("http" if scheme in _DEFAULT_PORTS else scheme, netloc, path, query, ""))
