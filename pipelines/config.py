@@ -24,7 +24,7 @@ import yaml
 from tailguard.pipelines.stages import STAGES, StageSpec
 from tailguard.transforms.io import ReadConfig, WriteConfig
 
-__all__ = ["ConfigError", "CurationConfig", "PipelineConfig", "build_dataclass", "load_config"]
+__all__ = ["ConfigError", "CurationConfig", "PipelineConfig", "ResumeConfig", "build_dataclass", "load_config"]
 
 
 class ConfigError(ValueError):
@@ -78,6 +78,30 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class ResumeConfig:
+    """Resumable runs: the ingest phase is checkpointed per batch of input files.
+
+    Attributes:
+        enabled: Run in two phases — ingest (read + the leading per-document
+            stages) per batch of input files, each batch checkpointed with a
+            completion record; then the corpus-wide stages over all checkpoints.
+            A killed run restarted with the same config and output skips
+            completed batches.  When false, one pipeline runs everything.
+        batch_files: Input files per ingest batch (0 = all files in one batch:
+            right for Dataflow/Flink, where one job parallelises over files).
+        keep_checkpoints: Keep ``_work/ingest`` after the run finished.
+    """
+
+    enabled: bool = True
+    batch_files: int = 16
+    keep_checkpoints: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch_files < 0:
+            raise ValueError("resume.batch_files must be >= 0")
+
+
+@dataclass(frozen=True)
 class CurationConfig:
     """The whole run configuration.
 
@@ -88,6 +112,7 @@ class CurationConfig:
         pipeline: Runner settings.
         read: Reader settings.
         write: Writer settings.
+        resume: Checkpointing of the ingest phase.
         stages: Per-stage configs by stage name, in pipeline order.
     """
 
@@ -97,6 +122,7 @@ class CurationConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     read: ReadConfig = field(default_factory=ReadConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
+    resume: ResumeConfig = field(default_factory=ResumeConfig)
     stages: dict[str, Any] = field(default_factory=dict)
 
     def stage(self, name: str) -> Any:
@@ -116,6 +142,7 @@ class CurationConfig:
             "pipeline": dataclasses.asdict(self.pipeline),
             "read": dataclasses.asdict(self.read),
             "write": dataclasses.asdict(self.write),
+            "resume": dataclasses.asdict(self.resume),
         }
         for name, cfg in self.stages.items():
             out[name] = dataclasses.asdict(cfg)
@@ -133,7 +160,7 @@ class CurationConfig:
         return dataclasses.replace(self, **changes)
 
 
-_TOP_LEVEL = {"inputs", "output", "seed", "pipeline", "read", "write"}
+_TOP_LEVEL = {"inputs", "output", "seed", "pipeline", "read", "write", "resume"}
 
 
 def _type_name(tp: Any) -> str:

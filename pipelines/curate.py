@@ -5,14 +5,29 @@
     ReadCrawl ─► [enabled stages, in STAGES order] ─► WriteCorpus
         │  every stage: rejected ─► OUTPUT/rejected/<stage>/   dead letter ─► OUTPUT/dead_letter/
         └─ all streams ─► WriteLedger ─► OUTPUT/_work/ledger.jsonl ─► manifest.json (after the run)
+
+Resumable runs (``resume.enabled``, the default) run the same DAG in two phases:
+
+1. **ingest**, per batch of input files: ReadCrawl + the leading per-document
+   stages (extraction, language ID, quality), written to
+   ``_work/ingest/batch-NNNNN-<key>/`` and closed by a ``_DONE`` completion record;
+2. **curate**, once: the corpus-wide stages (dedup, detection, tiers, mixing) over
+   all checkpoints, then the corpus.
+
+A run that is killed and restarted with the same config and output skips the
+batches that have a completion record; the batch key hashes the config and the
+batch's files, so a changed config never reuses stale checkpoints.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -20,29 +35,51 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tailguard.pipelines.config import ConfigError, CurationConfig, load_config
 from tailguard.pipelines.manifest import Manifest, build_manifest, print_summary, write_manifest
-from tailguard.pipelines.stages import RunContext
+from tailguard.pipelines.stages import RunContext, StageSpec
 from tailguard.transforms.accounting import StageOutputs
-from tailguard.transforms.io import ReadCrawl, WriteCorpus, WriteDeadLetter, WriteLedger, WriteRejected
+from tailguard.transforms.io import (
+    ReadCrawl,
+    WriteConfig,
+    WriteCorpus,
+    WriteDeadLetter,
+    WriteLedger,
+    WriteRejected,
+)
 
 __all__ = ["RunResult", "build_pipeline", "parse_run_args", "run", "run_config"]
 
 _LOG = logging.getLogger("tailguard")
+_DONE = "_DONE"
 
 
-def build_pipeline(p: beam.Pipeline, cfg: CurationConfig, context: RunContext, total_files: int | None) -> None:
-    """Add the whole curation DAG to ``p``."""
+def _build_dag(
+    p: beam.Pipeline,
+    cfg: CurationConfig,
+    stages_to_run: Sequence[tuple[StageSpec, Any]],
+    inputs: Sequence[str],
+    write: WriteConfig,
+    context: RunContext,
+    total_files: int | None,
+) -> dict[str, StageOutputs]:
+    """ReadCrawl → ``stages_to_run`` → WriteCorpus, with rejected/dead-letter sinks and the ledger."""
     out = context.output_dir
-    stages: dict[str, StageOutputs] = {"read": p | "ReadCrawl" >> ReadCrawl(cfg.read, cfg.inputs, out, total_files)}
+    stages: dict[str, StageOutputs] = {"read": p | "ReadCrawl" >> ReadCrawl(cfg.read, inputs, out, total_files)}
     docs = stages["read"].docs
-    for spec, stage_cfg in cfg.enabled_stages():
+    for spec, stage_cfg in stages_to_run:
         stages[spec.name] = docs | spec.label >> spec.build(stage_cfg, context)
         docs = stages[spec.name].docs
-    _ = docs | "WriteCorpus" >> WriteCorpus(cfg.write, out, context.num_shards)
+    _ = docs | "WriteCorpus" >> WriteCorpus(write, out, context.num_shards)
     for name, result in stages.items():
-        _ = result.rejected | f"WriteRejected{name.title()}" >> WriteRejected(out, name, cfg.write.rejected_text)
+        _ = result.rejected | f"WriteRejected{name.title()}" >> WriteRejected(out, name, write.rejected_text)
     dead = [result.dead_letter for result in stages.values()] | "AllDeadLetters" >> beam.Flatten()
     _ = dead | "WriteDeadLetter" >> WriteDeadLetter(out)
     _ = stages | "WriteLedger" >> WriteLedger(out, docs)
+    return stages
+
+
+def build_pipeline(p: beam.Pipeline, cfg: CurationConfig, context: RunContext, total_files: int | None) -> None:
+    """Add the whole curation DAG (one phase, every enabled stage) to ``p``."""
+    _build_dag(p, cfg, cfg.enabled_stages(), cfg.inputs, cfg.write, context, total_files)
 
 
 @dataclass(frozen=True)
@@ -58,38 +95,116 @@ class RunResult:
         return bool(self.manifest.data["ledger"]["balanced"])
 
 
-def _match_inputs(patterns: Sequence[str]) -> tuple[int | None, int]:
-    """Match local patterns at launch: fail early when nothing matches; return (files, bytes)."""
-    files, size = 0, 0
+def _match_inputs(patterns: Sequence[str]) -> list[tuple[str, int]]:
+    """Match every pattern at launch; return sorted unique ``(path, size)``; fail when one matches nothing."""
+    found: dict[str, int] = {}
     for pattern in patterns:
-        if "://" in pattern:  # remote globs are matched by the pipeline (no build-time listing)
-            return None, 0
         try:
             result = FileSystems.match([pattern])[0]
         except Exception as exc:  # Beam raises BeamIOError with per-pattern causes
             raise ConfigError(f"input pattern {pattern!r} cannot be matched: {exc}") from exc
         if not result.metadata_list:
             raise ConfigError(f"input pattern {pattern!r} matches no files")
-        files += len(result.metadata_list)
-        size += sum(m.size_in_bytes for m in result.metadata_list)
-    return files, size
+        found.update((m.path, m.size_in_bytes) for m in result.metadata_list)
+    return sorted(found.items())
 
 
-def _prepare_output(output_dir: str, overwrite: bool) -> None:
-    manifest = FileSystems.join(output_dir, "manifest.json")
-    if FileSystems.exists(manifest):
+def _delete(output_dir: str, *parts: str) -> None:
+    for sub in parts:
+        path = FileSystems.join(output_dir, sub)
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+
+
+def _prepare_output(output_dir: str, overwrite: bool, keep_ingest: bool) -> None:
+    if FileSystems.exists(FileSystems.join(output_dir, "manifest.json")):
         if not overwrite:
             raise ConfigError(f"{output_dir} already holds a finished run (manifest.json); pass --overwrite to replace it")
-        for sub in ("corpus", "rejected", "dead_letter", "_work", "manifest.json", "report.json", "report.html"):
-            path = FileSystems.join(output_dir, sub)
-            if FileSystems.exists(path):
-                FileSystems.delete([path])
-    else:
-        # Leftovers of an interrupted run would be mixed with this run's output.
-        for sub in ("corpus", "rejected", "dead_letter", "_work"):
-            path = FileSystems.join(output_dir, sub)
-            if FileSystems.exists(path):
-                FileSystems.delete([path])
+        _delete(output_dir, "corpus", "rejected", "dead_letter", "_work", "manifest.json", "report.json", "report.html")
+        return
+    # An interrupted run: its final outputs are rebuilt; completed ingest batches are reused.
+    _delete(output_dir, "corpus", "rejected", "dead_letter")
+    if not keep_ingest:
+        _delete(output_dir, "_work")
+        return
+    work = FileSystems.join(output_dir, "_work")
+    if FileSystems.exists(work):
+        stale = [m.path for m in FileSystems.match([FileSystems.join(work, "*")])[0].metadata_list]
+        ingest = FileSystems.join(work, "ingest")
+        FileSystems.delete([path for path in stale if not path.startswith(ingest)] or [])
+
+
+def _pipeline(options: PipelineOptions) -> beam.Pipeline:
+    return beam.Pipeline(options=options)
+
+
+def _run_one(p: beam.Pipeline) -> Any:
+    result = p.run()
+    result.wait_until_finish()
+    return result
+
+
+def _split_stages(cfg: CurationConfig) -> tuple[list[tuple[StageSpec, Any]], list[tuple[StageSpec, Any]]]:
+    """Leading per-document stages (ingest phase) and the rest (curate phase)."""
+    stages = cfg.enabled_stages()
+    cut = 0
+    while cut < len(stages) and stages[cut][0].per_document:
+        cut += 1
+    return stages[:cut], stages[cut:]
+
+
+def _batch_dir(cfg: CurationConfig, index: int, paths: Sequence[str]) -> str:
+    key = hashlib.sha256((cfg.sha256() + "\n" + "\n".join(paths)).encode()).hexdigest()[:16]
+    return FileSystems.join(cfg.output, "_work", "ingest", f"batch-{index:05d}-{key}")
+
+
+def _run_resumable(cfg: CurationConfig, options: PipelineOptions, files: list[tuple[str, int]]) -> tuple[list[Any], list[str]]:
+    """Run the ingest batches that are not done yet, then the curate phase; return results and batch dirs."""
+    ingest_stages, curate_stages = _split_stages(cfg)
+    size = cfg.resume.batch_files or len(files)
+    batches = [files[i : i + size] for i in range(0, len(files), size)]
+    results, batch_dirs = [], []
+    for index, batch in enumerate(batches):
+        paths = [path for path, _ in batch]
+        batch_dir = _batch_dir(cfg, index, paths)
+        batch_dirs.append(batch_dir)
+        done = FileSystems.join(batch_dir, _DONE)
+        if FileSystems.exists(done):
+            _LOG.info("ingest batch %d/%d: already complete, skipped (%d files)", index + 1, len(batches), len(paths))
+            continue
+        if FileSystems.exists(batch_dir):
+            FileSystems.delete([batch_dir])
+        _LOG.info("ingest batch %d/%d: %d files -> %s", index + 1, len(batches), len(paths), batch_dir)
+        checkpoint = WriteConfig(format="jsonl.zst", num_shards=len(paths), seed=cfg.write.seed,
+                                 rejected_text=cfg.write.rejected_text)
+        context = RunContext(batch_dir, cfg.seed, len(paths))
+        p = _pipeline(options)
+        _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(paths))
+        results.append(_run_one(p))
+        # The completion record is written last: its presence means the batch is whole.
+        with FileSystems.create(done) as handle:
+            handle.write(json.dumps({"files": paths}).encode("utf-8"))
+    checkpoints = [FileSystems.join(d, "corpus", "*.jsonl.zst") for d in batch_dirs]
+    total_bytes = sum(size for _, size in files)
+    context = RunContext(cfg.output, cfg.seed, cfg.write.resolve_shards(total_bytes))
+    _LOG.info("curate phase: %d stage(s) over %d ingest batch(es) -> %s", len(curate_stages), len(batches), cfg.output)
+    p = _pipeline(options)
+    _build_dag(p, cfg, curate_stages, checkpoints, cfg.write, context, None)
+    results.append(_run_one(p))
+    return results, batch_dirs
+
+
+def _collect_side_outputs(output_dir: str, batch_dirs: Sequence[str]) -> None:
+    """Copy the ingest batches' rejected and dead-letter files next to the curate phase's."""
+    for batch_dir in batch_dirs:
+        name = batch_dir.rstrip("/").rsplit("/", 1)[-1]
+        for sub in ("rejected", "dead_letter"):
+            pattern = FileSystems.join(batch_dir, sub, "**")
+            for meta in FileSystems.match([pattern])[0].metadata_list:
+                relative = meta.path[len(FileSystems.join(batch_dir, sub)) :].lstrip("/")
+                folder, _, file_name = relative.rpartition("/")
+                target = FileSystems.join(output_dir, sub, *([folder] if folder else []), f"{name}-{file_name}")
+                FileSystems.copy([meta.path], [target])
 
 
 def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bool = False) -> RunResult:
@@ -110,17 +225,24 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
         raise ConfigError("no inputs: give --input GLOB or set inputs: in the config")
     if not cfg.output:
         raise ConfigError("no output directory: give --output DIR or set output: in the config")
-    total_files, input_bytes = _match_inputs(cfg.inputs)
-    _prepare_output(cfg.output, overwrite)
-    context = RunContext(cfg.output, cfg.seed, cfg.write.resolve_shards(input_bytes))
+    files = _match_inputs(cfg.inputs)
+    _prepare_output(cfg.output, overwrite, keep_ingest=cfg.resume.enabled)
     options = PipelineOptions([*cfg.pipeline.beam_args(), *beam_args])
-    _LOG.info("tailguard run: %d input pattern(s) -> %s (%d shards)", len(cfg.inputs), cfg.output, context.num_shards)
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, cfg, context, total_files)
-    result = pipeline.run()
-    result.wait_until_finish()
-    manifest = build_manifest(cfg, context, result)
+    total_bytes = sum(size for _, size in files)
+    context = RunContext(cfg.output, cfg.seed, cfg.write.resolve_shards(total_bytes))
+    _LOG.info("tailguard run: %d input file(s), %.1f MB -> %s (%d shards)", len(files), total_bytes / 1e6,
+              cfg.output, context.num_shards)
+    if cfg.resume.enabled:
+        results, batch_dirs = _run_resumable(cfg, options, files)
+        _collect_side_outputs(cfg.output, batch_dirs)
+    else:
+        p = _pipeline(options)
+        build_pipeline(p, replace(cfg, inputs=tuple(path for path, _ in files)), context, len(files))
+        results, batch_dirs = [_run_one(p)], []
+    manifest = build_manifest(cfg, context, results, batch_dirs)
     write_manifest(manifest, cfg.output)
+    if batch_dirs and not cfg.resume.keep_checkpoints:
+        _delete(cfg.output, "_work/ingest")
     return RunResult(manifest, cfg.output)
 
 

@@ -107,23 +107,53 @@ def _counters(result: Any) -> dict[str, dict[str, int]]:
     return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
 
 
-def build_manifest(cfg: CurationConfig, context: RunContext, result: Any) -> Manifest:
+def _merge_counters(results: list[Any]) -> dict[str, dict[str, int]]:
+    merged: dict[str, dict[str, int]] = {}
+    for result in results:
+        for stage, values in _counters(result).items():
+            for name, value in values.items():
+                merged.setdefault(stage, {})[name] = merged.get(stage, {}).get(name, 0) + value
+    return {k: dict(sorted(v.items())) for k, v in sorted(merged.items())}
+
+
+def _ledger_counts(run_dir: str) -> list[dict[str, Any]]:
+    counts = [json.loads(line) for line in _read_lines(work_path(run_dir, "ledger.jsonl"))]
+    return counts + [json.loads(line) for line in _read_lines(work_path(run_dir, "input_records.jsonl"))]
+
+
+def build_manifest(
+    cfg: CurationConfig, context: RunContext, results: list[Any], ingest_dirs: list[str] | None = None
+) -> Manifest:
     """Collect the run's ``_work`` files and counters into the manifest.
 
     Args:
         cfg: The run's config.
-        context: Run context (output dir, shard count).
-        result: The Beam ``PipelineResult`` (for counters).
+        context: Run context of the (final) curate phase (output dir, shard count).
+        results: The Beam ``PipelineResult`` of every pipeline the run ran (for counters).
+        ingest_dirs: Checkpoint directories of the ingest batches of a resumable run;
+            their ledgers count the inputs, the curate phase's counts the rest.
 
     Returns:
         The manifest.
     """
     out = context.output_dir
+    ingest_dirs = list(ingest_dirs or [])
     stage_order = ["read", *(spec.name for spec, _ in cfg.enabled_stages())]
-    inputs = sorted((json.loads(line) for line in _read_lines(work_path(out, "inputs.jsonl"))), key=lambda r: r["path"])
+    counts: list[dict[str, Any]] = []
+    input_lines: list[str] = []
+    for batch_dir in ingest_dirs:
+        # "kept" of a batch = documents handed to the curate phase, which counts them again.
+        counts += [c for c in _ledger_counts(batch_dir) if c["key"][0] != "kept"]
+        input_lines += _read_lines(work_path(batch_dir, "inputs.jsonl"))
+    final_counts = _ledger_counts(out)
+    if ingest_dirs:
+        # The curate phase re-reads checkpoints: its "input" is not new input.
+        final_counts = [c for c in final_counts if c["key"][0] != "input"]
+    else:
+        input_lines = _read_lines(work_path(out, "inputs.jsonl"))
+    counts += final_counts
+    inputs = sorted((json.loads(line) for line in input_lines), key=lambda r: r["path"])
     shards = sorted((json.loads(line) for line in _read_lines(work_path(out, "shards.jsonl"))), key=lambda r: r["path"])
-    counts = [json.loads(line) for line in _read_lines(work_path(out, "ledger.jsonl"))]
-    counts += [json.loads(line) for line in _read_lines(work_path(out, "input_records.jsonl"))]
     data: dict[str, Any] = {
         "tailguard_version": tailguard_version(),
         "schema_version": SCHEMA_VERSION,
@@ -140,13 +170,15 @@ def build_manifest(cfg: CurationConfig, context: RunContext, result: Any) -> Man
             "shards": shards,
         },
         "ledger": ledger_from_counts(counts, stage_order),
-        "counters": _counters(result),
+        "counters": _merge_counters(results),
+        "run": {"mode": "resumable" if ingest_dirs else "single", "ingest_batches": len(ingest_dirs),
+                "pipelines_run": len(results)},
     }
-    stats_pattern = work_path(out, "stats", "*.json")
-    for match in FileSystems.match([stats_pattern])[0].metadata_list if _has_stats(out) else []:
-        section = match.path.rsplit("/", 1)[-1][: -len(".json")]
-        lines = _read_lines(match.path)
-        data[section] = json.loads(lines[0]) if lines else {}
+    if _has_stats(out):
+        for match in FileSystems.match([work_path(out, "stats", "*.json")])[0].metadata_list:
+            section = match.path.rsplit("/", 1)[-1][: -len(".json")]
+            lines = _read_lines(match.path)
+            data[section] = json.loads(lines[0]) if lines else {}
     return Manifest(data)
 
 
