@@ -17,6 +17,9 @@ import apache_beam as beam
 
 from tailguard.transforms.dedup import DedupExact, DedupExactConfig, DedupNearConfig, DedupNearDuplicates
 from tailguard.transforms.dedup import stats_path as dedup_stats_path
+from tailguard.transforms.mix import MixByTokens, MixConfig
+from tailguard.transforms.tiers import AssignTier, TiersConfig
+from tailguard.transforms.ai_text import DecideAIConfig, DecideAIContent, ScoreAIConfig, ScoreAIContent
 
 __all__ = ["STAGES", "RunContext", "StageSpec"]
 
@@ -61,4 +64,8 @@ class StageSpec:
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg)),
     StageSpec("dedup_near", "DedupNearDuplicates", DedupNearConfig, lambda cfg, ctx: DedupNearDuplicates(cfg, dedup_stats_path(ctx.output_dir, "dedup_near"))),
+    StageSpec("detect_ai", "ScoreAIContent", ScoreAIConfig, lambda cfg, ctx: ScoreAIContent(cfg), per_document=True),
+    StageSpec("decide_ai", "DecideAIContent", DecideAIConfig, lambda cfg, ctx: DecideAIContent(cfg), per_document=True),
+    StageSpec("tiers", "AssignTier", TiersConfig, lambda cfg, ctx: AssignTier(cfg, ctx.output_dir)),
+    StageSpec("mix", "MixByTokens", MixConfig, lambda cfg, ctx: MixByTokens(cfg, ctx.output_dir, ctx.seed, ctx.num_shards)),
 )

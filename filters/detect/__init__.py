@@ -3,7 +3,14 @@
 Beam-free core of the ``detect_ai`` / ``decide_ai`` stages and of ``tailguard detector``.
 """
 
-from tailguard.filters.detect.base import DETECTORS, PreparedText, Scorer, normalize_text, prepare, tokenize
+from tailguard.filters.detect.base import (
+    DETECTORS,
+    PreparedText,
+    Scorer,
+    normalize_text,
+    prepare,
+    tokenize,
+)
 from tailguard.filters.detect.ensemble import (
     AIDetector,
     AIScore,
@@ -12,7 +19,11 @@ from tailguard.filters.detect.ensemble import (
     load_detector,
     train_detector,
 )
-from tailguard.filters.detect.model_dir import ModelInfo, localize_model_dir, read_model_info
+from tailguard.filters.detect.model_dir import (
+    ModelInfo,
+    localize_model_dir,
+    read_model_info,
+)
 
 __all__ = [
     "DETECTORS",

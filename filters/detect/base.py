@@ -88,7 +88,9 @@ class PreparedText:
     tokens: list[str]
 
 
-def prepare(texts: Sequence[str], max_chars: int = MAX_SCORE_CHARS) -> list[PreparedText]:
+def prepare(
+    texts: Sequence[str], max_chars: int = MAX_SCORE_CHARS
+) -> list[PreparedText]:
     """Normalise and tokenise a batch once for every detector."""
     out = []
     for text in texts:

@@ -21,7 +21,14 @@ from typing import IO
 
 import zstandard
 
-__all__ = ["LABELS", "LabelledText", "dataset_name", "file_sha256", "read_labelled", "split_role"]
+__all__ = [
+    "LABELS",
+    "LabelledText",
+    "dataset_name",
+    "file_sha256",
+    "read_labelled",
+    "split_role",
+]
 
 LABELS = {"human": 0, "ai": 1}
 
@@ -57,21 +64,25 @@ def dataset_name(path: str) -> str:
     """Return the file name of ``path`` without directory and ``.jsonl[.gz|.zst]`` extensions."""
     name = os.path.basename(path)
     for ext in (".zst", ".gz", ".jsonl", ".json", ".ndjson"):
-        if name.endswith(ext):
-            name = name[: -len(ext)]
+        name = name.removesuffix(ext)
     return name
 
 
 def _open_text(path: str) -> IO[str]:
     if path.endswith(".zst"):
         raw = open(path, "rb")  # noqa: SIM115 - wrapped and closed by the caller's context
-        return io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True), encoding="utf-8")
+        return io.TextIOWrapper(
+            zstandard.ZstdDecompressor().stream_reader(raw, closefd=True),
+            encoding="utf-8",
+        )
     if path.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115
+    return open(path, encoding="utf-8")
 
 
-def read_labelled(paths: Sequence[str], split: str | None = None) -> Iterator[LabelledText]:
+def read_labelled(
+    paths: Sequence[str], split: str | None = None
+) -> Iterator[LabelledText]:
     """Yield the labelled rows of ``paths``.
 
     Args:
@@ -95,16 +106,24 @@ def read_labelled(paths: Sequence[str], split: str | None = None) -> Iterator[La
                     continue
                 label = LABELS.get(str(row.get("label", "")).lower())
                 if label is None:
-                    raise ValueError(f"{path}:{line_no}: label must be 'human' or 'ai', got {row.get('label')!r}")
+                    raise ValueError(
+                        f"{path}:{line_no}: label must be 'human' or 'ai', got {row.get('label')!r}"
+                    )
                 text = row.get("text") or ""
                 if not text.strip():
                     continue
-                group = row.get("pair_id") or row.get("id") or hashlib.sha1(text.encode()).hexdigest()
+                group = (
+                    row.get("pair_id")
+                    or row.get("id")
+                    or hashlib.sha1(text.encode()).hexdigest()
+                )
                 yield LabelledText(
                     text=text,
                     label=label,
                     dataset=dataset,
-                    generator=str(row.get("generator") or ("human" if label == 0 else "unknown")),
+                    generator=str(
+                        row.get("generator") or ("human" if label == 0 else "unknown")
+                    ),
                     domain=str(row.get("domain") or "unknown"),
                     attack=str(row.get("attack") or "none"),
                     split=str(row.get("split") or ""),
@@ -122,7 +141,9 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def split_role(group: str, seed: int, base_fraction: float, stack_fraction: float) -> str:
+def split_role(
+    group: str, seed: int, base_fraction: float, stack_fraction: float
+) -> str:
     """Assign a training row to ``base`` / ``stack`` / ``calib`` by a hash of its group.
 
     The base detectors are fitted on ``base``, the stacked logistic regression on ``stack`` (scores

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -23,13 +24,35 @@ import numpy as np
 
 # Importing the detector modules registers them in DETECTORS.
 from tailguard.filters.detect import compression, fasttext_clf, ngram_lm, stylometry  # noqa: F401
-from tailguard.filters.detect.base import DETECTORS, MAX_SCORE_CHARS, Detector, PreparedText, prepare
-from tailguard.filters.detect.data import LabelledText, file_sha256, read_labelled, split_role
+from tailguard.filters.detect.base import (
+    DETECTORS,
+    MAX_SCORE_CHARS,
+    Detector,
+    PreparedText,
+    prepare,
+)
+from tailguard.filters.detect.data import (
+    LabelledText,
+    file_sha256,
+    read_labelled,
+    split_role,
+)
 from tailguard.filters.detect.logistic import LogisticModel, fit_logistic, sigmoid
 from tailguard.filters.detect.metrics import auroc, tpr_at_fpr
-from tailguard.filters.detect.model_dir import ModelInfo, read_model_info, write_model_info
+from tailguard.filters.detect.model_dir import (
+    ModelInfo,
+    read_model_info,
+    write_model_info,
+)
 
-__all__ = ["AIDetector", "AIScore", "EnsembleConfig", "calibrate_threshold", "load_detector", "train_detector"]
+__all__ = [
+    "AIDetector",
+    "AIScore",
+    "EnsembleConfig",
+    "calibrate_threshold",
+    "load_detector",
+    "train_detector",
+]
 
 DEFAULT_DETECTORS = ("fasttext", "ngram", "compression", "stylometry")
 
@@ -48,6 +71,10 @@ class EnsembleConfig:
         target_fprs: FPRs at which thresholds are calibrated (issue 5: 1 % and 5 %).
         default_fpr: The threshold the pipeline uses by default.
         max_chars: Characters of each document that are scored.
+        balance_power: Rows of dataset ``d`` get weight ``(n_largest / n_d) ** balance_power`` (capped at
+            ``balance_cap``) so small sources are not swamped by a big one: base detectors see rows
+            repeated ``round(weight)`` times, the stacker uses the weights.  0 disables it.
+        balance_cap: Largest weight / repeat factor.
         seed: Seed of the role split and of fastText.
     """
 
@@ -60,17 +87,30 @@ class EnsembleConfig:
     target_fprs: tuple[float, ...] = (0.01, 0.05)
     default_fpr: float = 0.01
     max_chars: int = MAX_SCORE_CHARS
+    balance_power: float = 0.5
+    balance_cap: float = 8.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.detectors if d not in DETECTORS]
         if unknown or not self.detectors:
-            raise ValueError(f"detectors: unknown {unknown} (known: {sorted(DETECTORS)})")
+            raise ValueError(
+                f"detectors: unknown {unknown} (known: {sorted(DETECTORS)})"
+            )
         if unknown_params := set(self.params) - set(DETECTORS):
             raise ValueError(f"params: unknown detectors {sorted(unknown_params)}")
-        if not (0 < self.base_fraction < 1 and 0 < self.stack_fraction < 1 and self.base_fraction + self.stack_fraction < 1):
-            raise ValueError("base_fraction and stack_fraction must be in (0, 1) and sum to < 1")
-        if not all(0 < f < 0.5 for f in self.target_fprs) or self.default_fpr not in self.target_fprs:
+        if not (
+            0 < self.base_fraction < 1
+            and 0 < self.stack_fraction < 1
+            and self.base_fraction + self.stack_fraction < 1
+        ):
+            raise ValueError(
+                "base_fraction and stack_fraction must be in (0, 1) and sum to < 1"
+            )
+        if (
+            not all(0 < f < 0.5 for f in self.target_fprs)
+            or self.default_fpr not in self.target_fprs
+        ):
             raise ValueError("target_fprs must be in (0, 0.5) and include default_fpr")
         if self.max_chars < 100:
             raise ValueError("max_chars must be >= 100")
@@ -106,7 +146,7 @@ def calibrate_threshold(human_scores: np.ndarray, fpr: float) -> float:
     scores = np.sort(np.asarray(human_scores, dtype=np.float64))[::-1]
     if len(scores) == 0:
         return 1.0
-    allowed = int(math.floor(fpr * len(scores)))
+    allowed = math.floor(fpr * len(scores))
     if allowed >= len(scores):
         return float(scores[-1])
     return float(np.nextafter(scores[allowed], np.inf))
@@ -115,7 +155,13 @@ def calibrate_threshold(human_scores: np.ndarray, fpr: float) -> float:
 class AIDetector:
     """A trained ensemble: detectors + stacker + Platt + thresholds (implements ``Scorer``)."""
 
-    def __init__(self, detectors: list[Detector], stacker: LogisticModel, platt: tuple[float, float], info: ModelInfo) -> None:
+    def __init__(
+        self,
+        detectors: list[Detector],
+        stacker: LogisticModel,
+        platt: tuple[float, float],
+        info: ModelInfo,
+    ) -> None:
         self.detectors = detectors
         self.stacker = stacker
         self.platt = platt
@@ -130,18 +176,27 @@ class AIDetector:
         a, b = self.platt
         return sigmoid(a * logits + b)
 
-    def score_prepared(self, docs: Sequence[PreparedText]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def score_prepared(
+        self, docs: Sequence[PreparedText]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Return (ai_score array, {detector: score array}) for prepared docs."""
         blocks = [d.features(docs) for d in self.detectors]
         feats = np.hstack(blocks) if blocks else np.zeros((len(docs), 0))
-        scores = self._calibrated(self.stacker.decision(feats)) if len(docs) else np.zeros(0)
-        return scores, {d.name: block[:, 0] for d, block in zip(self.detectors, blocks, strict=True)}
+        scores = (
+            self._calibrated(self.stacker.decision(feats)) if len(docs) else np.zeros(0)
+        )
+        return scores, {
+            d.name: block[:, 0] for d, block in zip(self.detectors, blocks, strict=True)
+        }
 
     def score_batch(self, texts: Sequence[str]) -> list[AIScore]:
         """Score a batch of raw texts."""
         scores, per_detector = self.score_prepared(prepare(texts, self.max_chars))
         return [
-            AIScore(float(scores[i]), {name: float(values[i]) for name, values in per_detector.items()})
+            AIScore(
+                float(scores[i]),
+                {name: float(values[i]) for name, values in per_detector.items()},
+            )
             for i in range(len(texts))
         ]
 
@@ -169,10 +224,18 @@ def load_detector(directory: str) -> AIDetector:
     info = read_model_info(directory)
     params = info.config.get("params", {})
     try:
-        detectors = [DETECTORS[name].load(directory, params.get(name, {})) for name in info.detectors]
+        detectors = [
+            DETECTORS[name].load(directory, params.get(name, {}))
+            for name in info.detectors
+        ]
     except (OSError, KeyError) as exc:
         raise ValueError(f"detector model {directory!r} is incomplete: {exc}") from exc
-    return AIDetector(detectors, LogisticModel.from_json(info.stacker), (info.platt["a"], info.platt["b"]), info)
+    return AIDetector(
+        detectors,
+        LogisticModel.from_json(info.stacker),
+        (info.platt["a"], info.platt["b"]),
+        info,
+    )
 
 
 def _fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -182,7 +245,9 @@ def _fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(model.weights[0]), model.bias
 
 
-def train_rows(rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = None) -> AIDetector:
+def train_rows(
+    rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = None
+) -> AIDetector:
     """Train the whole ensemble on labelled rows (all rows are used; filter splits before).
 
     Args:
@@ -200,15 +265,41 @@ def train_rows(rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = 
     labels = np.array([r.label for r in rows])
     if len(set(labels.tolist())) < 2:
         raise ValueError("training data needs both human and ai rows")
-    roles = np.array([split_role(r.group, config.seed, config.base_fraction, config.stack_fraction) for r in rows])
+    roles = np.array(
+        [
+            split_role(
+                r.group, config.seed, config.base_fraction, config.stack_fraction
+            )
+            for r in rows
+        ]
+    )
     started = time.perf_counter()
     prepared = prepare([r.text for r in rows], config.max_chars)
-    say(f"prepared {len(rows)} texts in {time.perf_counter() - started:.1f}s; roles: "
-        + ", ".join(f"{k}={int((roles == k).sum())}" for k in ("base", "stack", "calib")))
+    say(
+        f"prepared {len(rows)} texts in {time.perf_counter() - started:.1f}s; roles: "
+        + ", ".join(
+            f"{k}={int((roles == k).sum())}" for k in ("base", "stack", "calib")
+        )
+    )
     for role in ("base", "stack", "calib"):
         if len(set(labels[roles == role].tolist())) < 2:
-            raise ValueError(f"the {role!r} part of the training data lacks one class; add more rows")
+            raise ValueError(
+                f"the {role!r} part of the training data lacks one class; add more rows"
+            )
+    sizes = Counter(r.dataset for r in rows)
+    largest = max(sizes.values())
+    weights = np.array(
+        [
+            min(
+                (largest / sizes[r.dataset]) ** config.balance_power, config.balance_cap
+            )
+            for r in rows
+        ]
+    )
     base_idx = np.flatnonzero(roles == "base")
+    base_idx = np.repeat(
+        base_idx, np.maximum(np.rint(weights[base_idx]), 1).astype(int)
+    )
     base_docs = [prepared[i] for i in base_idx]
     detectors: list[Detector] = []
     for name in config.detectors:
@@ -216,13 +307,22 @@ def train_rows(rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = 
         params = dict(config.params.get(name, {}))
         if name == "fasttext":
             params.setdefault("seed", config.seed)
-        detectors.append(DETECTORS[name].train(base_docs, labels[base_idx].tolist(), params))
-        say(f"trained {name} on {len(base_idx)} texts in {time.perf_counter() - started:.1f}s")
+        detectors.append(
+            DETECTORS[name].train(base_docs, labels[base_idx].tolist(), params)
+        )
+        say(
+            f"trained {name} on {len(base_idx)} texts in {time.perf_counter() - started:.1f}s"
+        )
     rest_idx = np.flatnonzero(roles != "base")
     rest_docs = [prepared[i] for i in rest_idx]
     feats = np.hstack([d.features(rest_docs) for d in detectors])
     in_stack = roles[rest_idx] == "stack"
-    stacker = fit_logistic(feats[in_stack], labels[rest_idx][in_stack], l2=config.l2)
+    stacker = fit_logistic(
+        feats[in_stack],
+        labels[rest_idx][in_stack],
+        l2=config.l2,
+        sample_weight=weights[rest_idx][in_stack],
+    )
     calib_logits = stacker.decision(feats[~in_stack])
     calib_labels = labels[rest_idx][~in_stack]
     platt = _fit_platt(calib_logits, calib_labels)
@@ -230,13 +330,24 @@ def train_rows(rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = 
     human = calib_scores[calib_labels == 0]
     thresholds = {f"{f:g}": calibrate_threshold(human, f) for f in config.target_fprs}
     metrics: dict[str, Any] = {
-        "calib_rows": int(len(calib_labels)),
+        "calib_rows": len(calib_labels),
         "calib_human_rows": int((calib_labels == 0).sum()),
         "calib_auroc": auroc(calib_scores, calib_labels),
-        **{f"calib_tpr_at_{k}": tpr_at_fpr(calib_scores, calib_labels, float(k)) for k in thresholds},
+        **{
+            f"calib_tpr_at_{k}": tpr_at_fpr(calib_scores, calib_labels, float(k))
+            for k in thresholds
+        },
         "detector_calib_auroc": {
             d.name: auroc(d_feats[:, 0], calib_labels)
-            for d, d_feats in zip(detectors, np.split(feats[~in_stack], np.cumsum([len(x.feature_names) for x in detectors])[:-1], axis=1), strict=True)
+            for d, d_feats in zip(
+                detectors,
+                np.split(
+                    feats[~in_stack],
+                    np.cumsum([len(x.feature_names) for x in detectors])[:-1],
+                    axis=1,
+                ),
+                strict=True,
+            )
         },
     }
     feature_names = [n for d in detectors for n in d.feature_names]
@@ -263,7 +374,12 @@ def json_safe(data: Any) -> Any:
     return data
 
 
-def train_detector(data_paths: list[str], out_dir: str, config: EnsembleConfig | dict[str, Any] | None = None, log: Any = None) -> ModelInfo:
+def train_detector(
+    data_paths: list[str],
+    out_dir: str,
+    config: EnsembleConfig | dict[str, Any] | None = None,
+    log: Any = None,
+) -> ModelInfo:
     """Train the ensemble on labelled JSONL files and save it as a versioned model directory.
 
     Rows whose ``split`` is ``test`` are never used; rows with ``split`` ``train`` or no split are.
@@ -277,7 +393,11 @@ def train_detector(data_paths: list[str], out_dir: str, config: EnsembleConfig |
     Returns:
         The saved model's :class:`ModelInfo`.
     """
-    cfg = config if isinstance(config, EnsembleConfig) else EnsembleConfig.from_dict(config or {})
+    cfg = (
+        config
+        if isinstance(config, EnsembleConfig)
+        else EnsembleConfig.from_dict(config or {})
+    )
     paths = sorted(data_paths)
     rows = [r for r in read_labelled(paths) if r.split != "test"]
     detector = train_rows(rows, cfg, log)
@@ -287,6 +407,7 @@ def train_detector(data_paths: list[str], out_dir: str, config: EnsembleConfig |
     from tailguard.filters.detect.data import dataset_name
 
     detector.info.training_data = [
-        {"path": p, "sha256": file_sha256(p), "rows": per_file.get(dataset_name(p), 0)} for p in paths
+        {"path": p, "sha256": file_sha256(p), "rows": per_file.get(dataset_name(p), 0)}
+        for p in paths
     ]
     return detector.save(out_dir)

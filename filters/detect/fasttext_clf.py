@@ -19,7 +19,6 @@ from typing import Any
 
 import fasttext
 import numpy as np
-
 from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
 
 __all__ = ["FastTextDetector", "FastTextParams"]
@@ -70,13 +69,17 @@ class FastTextDetector:
         self._params = params
 
     @classmethod
-    def train(cls, docs: Sequence[PreparedText], labels: Sequence[int], params: FastTextParams) -> FastTextDetector:
+    def train(
+        cls, docs: Sequence[PreparedText], labels: Sequence[int], params: FastTextParams
+    ) -> FastTextDetector:
         """Train on ``docs`` (labels 1 = AI) with ``params``."""
         fd, path = tempfile.mkstemp(suffix=".txt", prefix="tailguard-ft-")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 for doc, label in zip(docs, labels, strict=True):
-                    handle.write(f"{_AI if label else _HUMAN} {_line(doc, params.max_tokens)}\n")
+                    handle.write(
+                        f"{_AI if label else _HUMAN} {_line(doc, params.max_tokens)}\n"
+                    )
             model = fasttext.train_supervised(
                 input=path,
                 epoch=params.epoch,
@@ -111,7 +114,9 @@ class FastTextDetector:
         predict = self._model.f.predict
         for i, doc in enumerate(docs):
             p_ai = 0.5
-            for prob, label in predict(_line(doc, self._params.max_tokens) + "\n", 2, 0.0, "strict"):
+            for prob, label in predict(
+                _line(doc, self._params.max_tokens) + "\n", 2, 0.0, "strict"
+            ):
                 if label == _AI:
                     p_ai = prob
                 elif label == _HUMAN and len(doc.tokens) > 0:
@@ -122,7 +127,9 @@ class FastTextDetector:
         return out
 
 
-def _train(docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]) -> FastTextDetector:
+def _train(
+    docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]
+) -> FastTextDetector:
     return FastTextDetector.train(docs, labels, FastTextParams(**params))
 
 

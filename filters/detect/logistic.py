@@ -39,15 +39,32 @@ class LogisticModel:
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "weights": self.weights.tolist(), "bias": self.bias}
+        return {
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "bias": self.bias,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LogisticModel:
         """Inverse of :meth:`to_json`."""
-        return cls(np.array(data["mean"]), np.array(data["scale"]), np.array(data["weights"]), float(data["bias"]))
+        return cls(
+            np.array(data["mean"]),
+            np.array(data["scale"]),
+            np.array(data["weights"]),
+            float(data["bias"]),
+        )
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, max_iter: int = 50, standardize: bool = True) -> LogisticModel:
+def fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 1.0,
+    max_iter: int = 50,
+    standardize: bool = True,
+    sample_weight: np.ndarray | None = None,
+) -> LogisticModel:
     """Fit an L2-regularised logistic regression by Newton's method.
 
     Args:
@@ -56,6 +73,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, max_iter: int = 
         l2: Ridge penalty on the (standardised) weights; the bias is not penalised.
         max_iter: Newton iterations at most.
         standardize: Centre and scale each feature first (scale = std, 1 for constant features).
+        sample_weight: Per-row weights (default 1), normalised to mean 1.
 
     Returns:
         The fitted :class:`LogisticModel`.
@@ -63,6 +81,12 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, max_iter: int = 
     x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     y = np.asarray(y, dtype=np.float64)
     d = x.shape[1]
+    w = (
+        np.ones(len(y))
+        if sample_weight is None
+        else np.asarray(sample_weight, dtype=np.float64)
+    )
+    w = w / max(w.mean(), 1e-12)
     mean = x.mean(axis=0) if standardize else np.zeros(d)
     scale = x.std(axis=0) if standardize else np.ones(d)
     scale = np.where(scale > 1e-12, scale, 1.0)
@@ -73,8 +97,10 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, max_iter: int = 
     penalty[-1] = 0.0
     for _ in range(max_iter):
         p = sigmoid(design @ theta)
-        grad = design.T @ (p - y) + penalty * theta
-        hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        grad = design.T @ (w * (p - y)) + penalty * theta
+        hess = (design * (w * p * (1 - p))[:, None]).T @ design + np.diag(
+            penalty + 1e-9
+        )
         step = np.linalg.solve(hess, grad)
         theta -= step
         if np.max(np.abs(step)) < 1e-7:

@@ -13,10 +13,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LENGTH_BUCKETS", "auroc", "length_bucket", "slice_metrics", "sliced_report", "tpr_at_fpr"]
+__all__ = [
+    "LENGTH_BUCKETS",
+    "auroc",
+    "length_bucket",
+    "slice_metrics",
+    "sliced_report",
+    "tpr_at_fpr",
+]
 
 #: Word-count buckets of the per-length report (DetectRL's Varying_Length set spans 20–360 words).
-LENGTH_BUCKETS = ((0, 50, "000-049w"), (50, 150, "050-149w"), (150, 300, "150-299w"), (300, 10**9, "300+w"))
+LENGTH_BUCKETS = (
+    (0, 50, "000-049w"),
+    (50, 150, "050-149w"),
+    (150, 300, "150-299w"),
+    (300, 10**9, "300+w"),
+)
 
 
 def length_bucket(text: str) -> str:
@@ -25,7 +37,9 @@ def length_bucket(text: str) -> str:
     return next(name for lo, hi, name in LENGTH_BUCKETS if lo <= n < hi)
 
 
-def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray) -> float | None:
+def auroc(
+    scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray
+) -> float | None:
     """Area under the ROC curve (``None`` when one class is missing)."""
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels)
@@ -42,7 +56,9 @@ def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarr
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def tpr_at_fpr(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray, fpr: float) -> float | None:
+def tpr_at_fpr(
+    scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray, fpr: float
+) -> float | None:
     """TPR at the strictest threshold whose FPR on these scores is <= ``fpr`` (``None`` if a class is missing)."""
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels)
@@ -60,11 +76,14 @@ def _round(value: float | None) -> float | None:
 
 
 def slice_metrics(
-    scores: np.ndarray, labels: np.ndarray, thresholds: dict[str, float], default_fpr: str
+    scores: np.ndarray,
+    labels: np.ndarray,
+    thresholds: dict[str, float],
+    default_fpr: str,
 ) -> dict[str, Any]:
     """Metrics of one slice (see the module docstring for what each means)."""
     out: dict[str, Any] = {
-        "n": int(len(labels)),
+        "n": len(labels),
         "n_human": int((labels == 0).sum()),
         "n_ai": int((labels == 1).sum()),
         "auroc": _round(auroc(scores, labels)),
@@ -99,23 +118,31 @@ def sliced_report(
     same datasets (``"vs_human_of_datasets": true``) so AUROC and TPR at FPR stay defined; the
     threshold figures always use only the slice's own rows.
     """
-    report: dict[str, Any] = {"overall": slice_metrics(scores, labels, thresholds, default_fpr)}
+    report: dict[str, Any] = {
+        "overall": slice_metrics(scores, labels, thresholds, default_fpr)
+    }
     if detector_scores:
-        report["overall"]["detector_auroc"] = {k: _round(auroc(v, labels)) for k, v in detector_scores.items()}
-    datasets = np.array(keys.get("dataset", [""] * len(labels)))
+        report["overall"]["detector_auroc"] = {
+            k: _round(auroc(v, labels)) for k, v in detector_scores.items()
+        }
+    datasets = np.array(keys.get("source", [""] * len(labels)))
     for key, values in keys.items():
         column = np.array(values)
         per: dict[str, Any] = {}
         for value in sorted(set(values)):
             mask = column == value
             metrics = slice_metrics(scores[mask], labels[mask], thresholds, default_fpr)
-            if metrics["n_human"] == 0 and key != "dataset":
+            if metrics["n_human"] == 0 and key != "source":
                 ref = (labels == 0) & np.isin(datasets, np.unique(datasets[mask]))
                 both = mask | ref
                 metrics.update(
                     auroc=_round(auroc(scores[both], labels[both])),
-                    tpr_at_1pct_fpr=_round(tpr_at_fpr(scores[both], labels[both], 0.01)),
-                    tpr_at_5pct_fpr=_round(tpr_at_fpr(scores[both], labels[both], 0.05)),
+                    tpr_at_1pct_fpr=_round(
+                        tpr_at_fpr(scores[both], labels[both], 0.01)
+                    ),
+                    tpr_at_5pct_fpr=_round(
+                        tpr_at_fpr(scores[both], labels[both], 0.05)
+                    ),
                     vs_human_of_datasets=True,
                 )
             per[value] = metrics
@@ -123,9 +150,15 @@ def sliced_report(
     return report
 
 
-def worst(per: dict[str, Any], metric: str, min_n: int = 50, key: Callable[[Any], Any] = max) -> dict[str, Any] | None:
+def worst(
+    per: dict[str, Any], metric: str, min_n: int = 50, key: Callable[[Any], Any] = max
+) -> dict[str, Any] | None:
     """Return ``{"slice", metric, "n_human"}`` of the slice with the extreme ``metric`` (≥ ``min_n`` humans)."""
-    candidates = [(v[metric], k, v["n_human"]) for k, v in per.items() if v.get(metric) is not None and v["n_human"] >= min_n]
+    candidates = [
+        (v[metric], k, v["n_human"])
+        for k, v in per.items()
+        if v.get(metric) is not None and v["n_human"] >= min_n
+    ]
     if not candidates:
         return None
     value, name, n_human = key(candidates)

@@ -24,7 +24,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-__all__ = ["MODEL_FILE", "MODEL_FORMAT", "ModelInfo", "localize_model_dir", "read_model_info", "write_model_info"]
+__all__ = [
+    "MODEL_FILE",
+    "MODEL_FORMAT",
+    "ModelInfo",
+    "localize_model_dir",
+    "read_model_info",
+    "write_model_info",
+]
 
 MODEL_FILE = "model.json"
 #: Bumped when the directory layout or the meaning of a score changes (STYLE.md rule 41).
@@ -73,7 +80,9 @@ class ModelInfo:
         """
         key = _fpr_key(self.default_fpr if fpr is None else fpr)
         if key not in self.thresholds:
-            raise ValueError(f"model {self.name!r} has no threshold for FPR {key}; calibrated: {sorted(self.thresholds)}")
+            raise ValueError(
+                f"model {self.name!r} has no threshold for FPR {key}; calibrated: {sorted(self.thresholds)}"
+            )
         return float(self.thresholds[key])
 
 
@@ -100,11 +109,17 @@ def read_model_info(directory: str) -> ModelInfo:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not a tailguard detector model directory ({path}: {exc})") from exc
+        raise ValueError(
+            f"not a tailguard detector model directory ({path}: {exc})"
+        ) from exc
     if data.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path}: model format {data.get('format')!r}, this tailguard reads {MODEL_FORMAT!r}")
+        raise ValueError(
+            f"{path}: model format {data.get('format')!r}, this tailguard reads {MODEL_FORMAT!r}"
+        )
     known = set(ModelInfo.__dataclass_fields__)
-    return ModelInfo(**{k: v for k, v in data.items() if k in known}, directory=directory)
+    return ModelInfo(
+        **{k: v for k, v in data.items() if k in known}, directory=directory
+    )
 
 
 def localize_model_dir(
@@ -129,17 +144,25 @@ def localize_model_dir(
     if "://" not in path:
         return path
     if open_fn is None:
-        raise ValueError(f"model_dir {path!r} is remote: an open_fn (e.g. Beam FileSystems.open) is needed")
+        raise ValueError(
+            f"model_dir {path!r} is remote: an open_fn (e.g. Beam FileSystems.open) is needed"
+        )
     local = tempfile.mkdtemp(prefix="tailguard-model-")
     base = path.rstrip("/")
     names = list_fn(base) if list_fn else [MODEL_FILE]
     if MODEL_FILE not in names:
         names.append(MODEL_FILE)
     for name in names:
-        with open_fn(f"{base}/{name}") as src, open(os.path.join(local, name), "wb") as dst:
+        with (
+            open_fn(f"{base}/{name}") as src,
+            open(os.path.join(local, name), "wb") as dst,
+        ):
             shutil.copyfileobj(src, dst)
     if list_fn is None:
         for name in read_model_info(local).files:
-            with open_fn(f"{base}/{name}") as src, open(os.path.join(local, name), "wb") as dst:
+            with (
+                open_fn(f"{base}/{name}") as src,
+                open(os.path.join(local, name), "wb") as dst,
+            ):
                 shutil.copyfileobj(src, dst)
     return local

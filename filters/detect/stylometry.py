@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
 from tailguard.filters.detect.logistic import LogisticModel, fit_logistic
 
@@ -28,20 +27,110 @@ __all__ = ["StylometryDetector", "StylometryParams", "stylometric_features"]
 # Function words: the most frequent English closed-class words (Mosteller & Wallace 1964 style
 # function-word profiles; list = top of the Brown corpus frequency list).
 FUNCTION_WORDS = (
-    "the", "of", "and", "to", "a", "in", "is", "that", "it", "was", "for", "on", "with", "as", "but",
-    "be", "this", "are", "by", "not", "or", "have", "from", "at", "which", "an", "so", "if", "they",
-    "there", "can", "would", "will", "their", "also", "these", "such", "may", "its", "more",
+    "the",
+    "of",
+    "and",
+    "to",
+    "a",
+    "in",
+    "is",
+    "that",
+    "it",
+    "was",
+    "for",
+    "on",
+    "with",
+    "as",
+    "but",
+    "be",
+    "this",
+    "are",
+    "by",
+    "not",
+    "or",
+    "have",
+    "from",
+    "at",
+    "which",
+    "an",
+    "so",
+    "if",
+    "they",
+    "there",
+    "can",
+    "would",
+    "will",
+    "their",
+    "also",
+    "these",
+    "such",
+    "may",
+    "its",
+    "more",
 )
-PRONOUNS = {"i": "first", "me": "first", "my": "first", "we": "first_plural", "our": "first_plural",
-            "us": "first_plural", "you": "second", "your": "second"}
+PRONOUNS = {
+    "i": "first",
+    "me": "first",
+    "my": "first",
+    "we": "first_plural",
+    "our": "first_plural",
+    "us": "first_plural",
+    "you": "second",
+    "your": "second",
+}
 # Words whose frequency rose sharply after ChatGPT (Kobak et al. 2024, "Delving into ChatGPT usage in
 # academic writing through excess vocabulary", Table 1 / Fig. 2; Liang et al. 2024).
 AI_VOCABULARY = frozenset(
-    "delve delves delving tapestry intricate intricacies pivotal crucial showcase showcasing showcases "
-    "underscore underscores underscoring notably additionally furthermore moreover comprehensive vibrant "
-    "enhance enhancing realm landscape seamless seamlessly navigate navigating multifaceted testament "
-    "foster fostering commendable meticulous meticulously garnered invaluable noteworthy leverage "
-    "leveraging elevate unwavering profound insights overall ensuring essential utilize".split()
+    [
+        "delve",
+        "delves",
+        "delving",
+        "tapestry",
+        "intricate",
+        "intricacies",
+        "pivotal",
+        "crucial",
+        "showcase",
+        "showcasing",
+        "showcases",
+        "underscore",
+        "underscores",
+        "underscoring",
+        "notably",
+        "additionally",
+        "furthermore",
+        "moreover",
+        "comprehensive",
+        "vibrant",
+        "enhance",
+        "enhancing",
+        "realm",
+        "landscape",
+        "seamless",
+        "seamlessly",
+        "navigate",
+        "navigating",
+        "multifaceted",
+        "testament",
+        "foster",
+        "fostering",
+        "commendable",
+        "meticulous",
+        "meticulously",
+        "garnered",
+        "invaluable",
+        "noteworthy",
+        "leverage",
+        "leveraging",
+        "elevate",
+        "unwavering",
+        "profound",
+        "insights",
+        "overall",
+        "ensuring",
+        "essential",
+        "utilize",
+    ]
 )
 # Chat-assistant boilerplate (issue 5; shared/data/README.md detect/ lists the preambles and refusals).
 _BOILERPLATE = re.compile(
@@ -63,8 +152,12 @@ def _homoglyph_words(raw: str) -> int:
     for word in _MIXED_SCRIPT_WORD.findall(raw):
         if word.isascii():
             continue
-        if any(ord(ch) > 127 and ch.isalpha() and unicodedata.name(ch, "").split(" ")[0] in ("CYRILLIC", "GREEK")
-               for ch in word):
+        if any(
+            ord(ch) > 127
+            and ch.isalpha()
+            and unicodedata.name(ch, "").split(" ")[0] in ("CYRILLIC", "GREEK")
+            for ch in word
+        ):
             count += 1
     return count
 
@@ -106,7 +199,9 @@ def stylometric_features(doc: PreparedText) -> list[float]:
     sentence_lengths = [len(s.split()) for s in _SENTENCE.split(doc.norm) if s]
     if sentence_lengths:
         s_mean = sum(sentence_lengths) / len(sentence_lengths)
-        s_std = math.sqrt(sum((x - s_mean) ** 2 for x in sentence_lengths) / len(sentence_lengths))
+        s_std = math.sqrt(
+            sum((x - s_mean) ** 2 for x in sentence_lengths) / len(sentence_lengths)
+        )
         s_max = max(sentence_lengths) / max(s_mean, 1.0)
     else:
         s_mean = s_std = s_max = 0.0
@@ -165,22 +260,35 @@ class StylometryDetector:
     @staticmethod
     def raw_features(docs: Sequence[PreparedText]) -> np.ndarray:
         """Return the feature rows without the score column."""
-        return np.array([stylometric_features(d) for d in docs], dtype=np.float64).reshape(len(docs), len(FEATURE_NAMES) - 1)
+        return np.array(
+            [stylometric_features(d) for d in docs], dtype=np.float64
+        ).reshape(len(docs), len(FEATURE_NAMES) - 1)
 
     @classmethod
-    def train(cls, docs: Sequence[PreparedText], labels: Sequence[int], params: StylometryParams) -> StylometryDetector:
+    def train(
+        cls,
+        docs: Sequence[PreparedText],
+        labels: Sequence[int],
+        params: StylometryParams,
+    ) -> StylometryDetector:
         """Fit the stylometry-only logistic regression."""
-        return cls(fit_logistic(cls.raw_features(docs), np.asarray(labels), l2=params.l2))
+        return cls(
+            fit_logistic(cls.raw_features(docs), np.asarray(labels), l2=params.l2)
+        )
 
     def save(self, directory: str) -> None:
         """Write ``stylometry.json`` into ``directory``."""
-        with open(os.path.join(directory, "stylometry.json"), "w", encoding="utf-8") as handle:
+        with open(
+            os.path.join(directory, "stylometry.json"), "w", encoding="utf-8"
+        ) as handle:
             json.dump(self._model.to_json(), handle)
 
     @classmethod
     def load(cls, directory: str, params: StylometryParams) -> StylometryDetector:
         """Load ``stylometry.json``."""
-        with open(os.path.join(directory, "stylometry.json"), encoding="utf-8") as handle:
+        with open(
+            os.path.join(directory, "stylometry.json"), encoding="utf-8"
+        ) as handle:
             return cls(LogisticModel.from_json(json.load(handle)))
 
     def features(self, docs: Sequence[PreparedText]) -> np.ndarray:
@@ -189,7 +297,9 @@ class StylometryDetector:
         return np.hstack([self._model.decision(raw)[:, None], raw])
 
 
-def _train(docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]) -> StylometryDetector:
+def _train(
+    docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]
+) -> StylometryDetector:
     return StylometryDetector.train(docs, labels, StylometryParams(**params))
 
 
