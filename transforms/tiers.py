@@ -1,6 +1,6 @@
 """The ``tiers`` stage: give every document a provenance tier, a label and a tier weight.
 
-Documents in, the same documents out with ``tier``, ``sample_weight`` (the
+Documents in, the same documents out with ``tier``, ``sample_weight`` (times the
 rule's weight), ``tokens`` and ``lineage["tiers"]`` set (``tier1 label=...
 rule=... weight=... (why)``).  Nothing is dropped.  Writes the manifest section
 ``tiers``: ``{TIER: {documents, tokens}}`` for every tier in
@@ -115,7 +115,10 @@ class _AssignTierFn(beam.DoFn):
             inc=self._inc,
         )
         doc.tier = verdict.tier
-        doc.sample_weight = verdict.weight
+        # Multiplies, so an earlier stage's down-weighting (decide_ai: downweight) is kept.
+        doc.sample_weight = (
+            1.0 if doc.sample_weight is None else doc.sample_weight
+        ) * verdict.weight
         doc.tokens = self._tokens.count(doc.text)
         doc.lineage[STAGE] = format_lineage(verdict)
         self._inc("passed")
