@@ -18,6 +18,9 @@ import apache_beam as beam
 from tailguard.transforms.dedup import DedupExact, DedupExactConfig, DedupNearConfig, DedupNearDuplicates
 from tailguard.transforms.dedup import stats_path as dedup_stats_path
 from tailguard.transforms.mix import MixByTokens, MixConfig
+from tailguard.transforms.extract import ExtractConfig, ExtractText
+from tailguard.transforms.langid import IdentifyLanguage, LangIdConfig
+from tailguard.transforms.quality import ApplyQualityRules, QualityConfig
 from tailguard.transforms.tiers import AssignTier, TiersConfig
 from tailguard.transforms.ai_text import DecideAIConfig, DecideAIContent, ScoreAIConfig, ScoreAIContent
 
@@ -62,6 +65,9 @@ class StageSpec:
 
 # Pipeline order.  Each stage sees Documents in and returns StageOutputs.
 STAGES: tuple[StageSpec, ...] = (
+    StageSpec("extract", "ExtractText", ExtractConfig, lambda cfg, ctx: ExtractText(cfg), per_document=True),
+    StageSpec("langid", "IdentifyLanguage", LangIdConfig, lambda cfg, ctx: IdentifyLanguage(cfg), per_document=True),
+    StageSpec("quality", "ApplyQualityRules", QualityConfig, lambda cfg, ctx: ApplyQualityRules(cfg), per_document=True),
     StageSpec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg)),
     StageSpec("dedup_near", "DedupNearDuplicates", DedupNearConfig, lambda cfg, ctx: DedupNearDuplicates(cfg, dedup_stats_path(ctx.output_dir, "dedup_near"))),
     StageSpec("detect_ai", "ScoreAIContent", ScoreAIConfig, lambda cfg, ctx: ScoreAIContent(cfg), per_document=True),

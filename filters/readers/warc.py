@@ -226,6 +226,7 @@ class _Record:
     content_length: int
     warc_version: str
     read_body: Callable[[], bytes]
+    http_status: int | None = None
 
 
 def _media_type(value: str | None) -> tuple[str | None, str | None]:
@@ -294,6 +295,13 @@ def _record_to_item(
         return Skip(
             "non_http_response", path, pos, None, headers.get("content-type", "")
         )
+    if (
+        http is not None
+        and rec.http_status is not None
+        and not 200 <= rec.http_status < 300
+    ):
+        # Redirects and error pages carry no page text (Common Crawl's WET keeps 200s only).
+        return Skip("http_status_not_ok", path, pos, None, str(rec.http_status))
     content_type, charset = _media_type(
         http.get("content-type") if http is not None else headers.get("content-type")
     )
@@ -325,6 +333,8 @@ def _record_to_item(
                 body = decode_content(body, encoding, options.max_record_bytes)
         except PayloadError as exc:
             return RecordError(str(exc), path, pos, body[:200].hex())
+    if not body.strip():
+        return Skip("empty_payload", path, pos, None, rtype)
     url = (headers.get("warc-target-uri") or "").strip().strip("<>") or None
     provenance = Provenance(
         record_id=record_id,
@@ -437,6 +447,7 @@ def _fastwarc_records(view: _ViewStream, start: int) -> Iterator[_Record]:
             content_length=rec.content_length,
             warc_version=rec.headers.status_line or "",
             read_body=rec.reader.read,
+            http_status=rec.http_headers.status_code if http is not None else None,
         )
 
 
@@ -569,43 +580,35 @@ def _read_warcio(
                 position,
             )
             return
-        position = iterator.get_record_offset()
         headers = {k.lower(): v for k, v in rec.rec_headers.headers}
-        http = (
-            {k.lower(): v for k, v in rec.http_headers.headers}
-            if rec.http_headers is not None
-            else None
-        )
+        http = {k.lower(): v for k, v in rec.http_headers.headers} if rec.http_headers is not None else None
         length = int(headers.get("content-length", "0") or 0)
-
-        def read_body(rec: Any = rec) -> bytes:
-            return rec.raw_stream.read()
-
         try:
-            yield (
-                _record_to_item(
-                    _Record(
-                        rec.rec_type,
-                        position,
-                        headers,
-                        http,
-                        0,
-                        headers.get("warc-version", "WARC/1.0"),
-                        read_body,
-                    ),
-                    state,
-                    options,
-                )
-                if length <= options.max_record_bytes
-                else Skip("oversized_record", path, position, None, f"{length}")
-            )
+            # Read the body before asking for the offset: warcio's get_record_offset() consumes the record.
+            body = rec.raw_stream.read() if length <= options.max_record_bytes else None
         except errors as exc:  # a broken body stream (bad gzip inside the record)
-            yield RecordError(
-                f"unreadable record ({type(exc).__name__}: {exc})", path, position
-            )
-        position = iterator.get_record_offset() + max(
-            iterator.get_record_length() or 0, 1
-        )
+            yield RecordError(f"unreadable record ({type(exc).__name__}: {exc})", path, position)
+            return
+        position = iterator.get_record_offset()
+        if body is None:
+            yield Skip("oversized_record", path, position, None, f"{length} bytes > {options.max_record_bytes}")
+            continue
+        version = headers.get("warc-version", "WARC/1.0")
+        record = _Record(rec.rec_type, position, headers, http, 0, version, _returning(body), _warcio_status(rec))
+        yield _record_to_item(record, state, options)
+
+
+def _returning(body: bytes) -> Callable[[], bytes]:
+    return lambda: body
+
+
+def _warcio_status(rec: Any) -> int | None:
+    if rec.http_headers is None:
+        return None
+    try:
+        return int(rec.http_headers.get_statuscode())
+    except (TypeError, ValueError):
+        return None
 
 
 def read_warc(

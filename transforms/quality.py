@@ -1,0 +1,175 @@
+"""Stage ``quality``: URL blocklist and normalisation, then Gopher, C4 and FineWeb rules.
+
+Order (as in FineWeb's datatrove pipeline): URL blocklist → Gopher repetition →
+Gopher quality → C4 (line cleaning, which rewrites the text, then page filters)
+→ FineWeb.  Every rule's measurements go to ``doc.quality``; the first failing
+rule drops the document with its own reason (``url_blocklisted``,
+``gopher_dup_lines``, ``c4_too_few_sentences``, ``fineweb_line_punct_ratio`` ...),
+each counted.  Rules apply to documents whose ``lang`` is in ``languages``
+(empty = all); others pass unchanged (these rules were designed for English).
+Elements in and out: :class:`~tailguard.filters.document.Document`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.pvalue import PCollection
+
+from tailguard.filters.document import Document
+from tailguard.filters.quality.base import RuleVerdict
+from tailguard.filters.quality.c4 import (
+    C4Config,
+    c4_clean_lines,
+    c4_page_filter,
+    load_bad_words,
+)
+from tailguard.filters.quality.fineweb import FineWebConfig, fineweb_quality
+from tailguard.filters.quality.gopher import (
+    GopherQualityConfig,
+    GopherRepetitionConfig,
+    gopher_quality,
+    gopher_repetition,
+)
+from tailguard.filters.urls import UrlBlocklist, normalize_url
+from tailguard.transforms.accounting import (
+    StageOutputs,
+    apply_stage_fn,
+    make_counter,
+    reject,
+)
+
+__all__ = ["ApplyQualityRules", "QualityConfig"]
+
+STAGE = "quality"
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Options of :class:`ApplyQualityRules`.
+
+    Attributes:
+        enabled: Run the stage.
+        languages: Apply the text rules only to these ``lang`` codes; empty = all.
+        normalize_urls: Rewrite ``doc.url`` to its normalised form (lower-case host,
+            no fragment / tracking parameters, sorted query).
+        url_blocklist_file: File of blocked domains / patterns (see filters/urls.py); empty = none.
+        gopher_repetition: Gopher repetition thresholds (Rae et al. 2021, Table A1).
+        gopher_quality: Gopher quality thresholds (Rae et al. 2021, App. A.1.1).
+        c4: C4 options (Raffel et al. 2020, §2.2).
+        fineweb: FineWeb thresholds (Penedo et al. 2024).
+    """
+
+    enabled: bool = True
+    languages: tuple[str, ...] = ()
+    normalize_urls: bool = True
+    url_blocklist_file: str = ""
+    gopher_repetition: GopherRepetitionConfig = field(
+        default_factory=GopherRepetitionConfig
+    )
+    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
+    c4: C4Config = field(default_factory=C4Config)
+    fineweb: FineWebConfig = field(default_factory=FineWebConfig)
+
+    def __post_init__(self) -> None:
+        for path, what in (
+            (self.url_blocklist_file, "url_blocklist_file"),
+            (self.c4.bad_words_file, "c4.bad_words_file"),
+        ):
+            if path:
+                try:
+                    with open(path, encoding="utf-8"):
+                        pass
+                except OSError as exc:
+                    raise ValueError(
+                        f"quality.{what}: cannot read {path}: {exc}"
+                    ) from exc
+
+
+class _ApplyQualityRulesFn(beam.DoFn):
+    """Apply every enabled rule to one document."""
+
+    def __init__(self, config: QualityConfig) -> None:
+        self._config = config
+        self._languages = frozenset(config.languages)
+
+    def setup(self) -> None:
+        # Blocklist and bad-words files are read once per worker.
+        cfg = self._config
+        self._blocklist = (
+            UrlBlocklist.from_file(cfg.url_blocklist_file)
+            if cfg.url_blocklist_file
+            else None
+        )
+        self._bad_words = (
+            load_bad_words(cfg.c4.bad_words_file)
+            if cfg.c4.bad_words_file
+            else frozenset()
+        )
+        self._inc = make_counter(STAGE)
+
+    def _verdicts(self, doc: Document) -> Iterator[RuleVerdict]:
+        cfg = self._config
+        if cfg.gopher_repetition.enabled:
+            yield gopher_repetition(doc.text, cfg.gopher_repetition)
+        if cfg.gopher_quality.enabled:
+            yield gopher_quality(doc.text, cfg.gopher_quality)
+        if cfg.c4.enabled:
+            if cfg.c4.clean_lines:
+                cleaned = c4_clean_lines(doc.text, cfg.c4, self._inc)
+                removed = sum(cleaned.removed.values())
+                doc.quality["c4_lines_removed"] = float(removed)
+                doc.text = cleaned.text
+            yield c4_page_filter(doc.text, cfg.c4, self._bad_words)
+        if cfg.fineweb.enabled:
+            yield fineweb_quality(doc.text, cfg.fineweb)
+
+    def process(self, doc: Document) -> Iterator[Any]:
+        if self._config.normalize_urls and doc.url:
+            doc.url = normalize_url(doc.url)
+        if self._blocklist is not None:
+            blocked = self._blocklist.check(doc.url)
+            if blocked.blocked:
+                self._inc("url_blocklisted")
+                yield reject(STAGE, doc, "url_blocklisted", blocked.entry)
+                return
+        if self._languages and doc.lang not in self._languages:
+            self._inc("rules_not_applicable")
+            doc.lineage[STAGE] = f"not_applicable:{doc.lang}"
+            self._inc("passed")
+            yield doc
+            return
+        for verdict in self._verdicts(doc):
+            doc.quality.update(verdict.signals)
+            if not verdict.keep:
+                reason = verdict.reason or "quality"
+                self._inc(reason)
+                yield reject(STAGE, doc, reason, verdict.detail)
+                return
+        doc.lineage[STAGE] = "kept"
+        self._inc("passed")
+        yield doc
+
+
+class ApplyQualityRules(beam.PTransform):
+    """Drop documents that fail the URL blocklist or a Gopher / C4 / FineWeb rule.
+
+    Args:
+        config: Stage options.
+
+    Returns (from ``expand``):
+        :class:`StageOutputs` of the ``quality`` stage.
+    """
+
+    def __init__(self, config: QualityConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, docs: PCollection) -> StageOutputs:
+        outputs: StageOutputs = apply_stage_fn(
+            docs, "ApplyRules", STAGE, _ApplyQualityRulesFn(self._config)
+        )
+        return outputs
