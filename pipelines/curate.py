@@ -203,8 +203,10 @@ def _collect_side_outputs(output_dir: str, batch_dirs: Sequence[str]) -> None:
             for meta in FileSystems.match([pattern])[0].metadata_list:
                 relative = meta.path[len(FileSystems.join(batch_dir, sub)) :].lstrip("/")
                 folder, _, file_name = relative.rpartition("/")
-                target = FileSystems.join(output_dir, sub, *([folder] if folder else []), f"{name}-{file_name}")
-                FileSystems.copy([meta.path], [target])
+                target_dir = FileSystems.join(output_dir, sub, *([folder] if folder else []))
+                if not FileSystems.exists(target_dir):
+                    FileSystems.mkdirs(target_dir)  # local filesystems need it; object stores ignore it
+                FileSystems.copy([meta.path], [FileSystems.join(target_dir, f"{name}-{file_name}")])
 
 
 def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bool = False) -> RunResult:
