@@ -15,7 +15,7 @@ Documents in, documents out (plus rejected / dead-letter records).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
 from tailguard.filters.detect.ai_decision import AIDecision, decide_ai
-from tailguard.filters.detect.ensemble import AIDetector, load_detector
+from tailguard.filters.detect.ensemble import load_detector
 from tailguard.filters.detect.model_dir import (
     MODEL_FILE,
     localize_model_dir,
@@ -114,20 +114,18 @@ def _list_remote(directory: str) -> list[str]:
 class _ScoreBatchFn(beam.DoFn):
     """Score a batch of documents; on a batch failure score one by one and dead-letter the failures."""
 
-    def __init__(self, config: ScoreAIConfig) -> None:
+    def __init__(self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None) -> None:
         self._config = config
+        self._scorer_factory = scorer_factory
 
     def setup(self) -> None:
         # The model (fastText, n-gram tables, dictionaries) is loaded once per worker, not per bundle.
-        self._detector: AIDetector = load_detector(
-            localize_model_dir(self._config.model_dir, _open_remote, _list_remote)
-        )
+        if self._scorer_factory is not None:
+            self._detector = self._scorer_factory()
+        else:
+            self._detector = load_detector(localize_model_dir(self._config.model_dir, _open_remote, _list_remote))
         self._watermark = (
-            WatermarkDetector(
-                WatermarkConfig(
-                    self._config.watermark_key, self._config.watermark_gamma
-                )
-            )
+            WatermarkDetector(WatermarkConfig(self._config.watermark_key, self._config.watermark_gamma))
             if self._config.watermark_key
             else None
         )
@@ -172,11 +170,17 @@ class _ScoreBatchFn(beam.DoFn):
 class ScoreAIContent(beam.PTransform):
     """Stage ``detect_ai``: add ``ai_score`` and ``detector_scores`` to every document."""
 
-    def __init__(self, config: ScoreAIConfig) -> None:
+    def __init__(self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None) -> None:
+        """Args:
+        config: Stage options.
+        scorer_factory: Builds the batch scorer on each worker instead of loading ``model_dir``
+            (anything with ``score_batch(texts) -> list[AIScore]``; used by tests).
+        """
         super().__init__()
-        if not config.model_dir:
+        if not config.model_dir and scorer_factory is None:
             raise ValueError("ScoreAIContent needs config.model_dir")
         self._config = config
+        self._scorer_factory = scorer_factory
 
     def expand(self, docs: PCollection[Document]) -> StageOutputs:
         batches = docs | "Batch" >> beam.BatchElements(

@@ -77,24 +77,35 @@ class FastTextDetector:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 for doc, label in zip(docs, labels, strict=True):
+                    if not doc.tokens:
+                        continue
                     handle.write(
                         f"{_AI if label else _HUMAN} {_line(doc, params.max_tokens)}\n"
                     )
-            model = fasttext.train_supervised(
-                input=path,
-                epoch=params.epoch,
-                lr=params.lr,
-                dim=params.dim,
-                wordNgrams=params.word_ngrams,
-                minn=params.minn,
-                maxn=params.maxn,
-                minCount=params.min_count,
-                bucket=params.bucket,
-                thread=params.threads,
-                seed=params.seed,
-                loss="softmax",
-                verbose=0,
-            )
+            model = None
+            # fastText 0.9.3 sporadically aborts with "Encountered NaN" on small inputs (seen on ~1,400
+            # docs): retry with a halved learning rate and another seed, as its FAQ suggests for NaN.
+            for attempt in range(4):
+                try:
+                    model = fasttext.train_supervised(
+                        input=path,
+                        epoch=params.epoch,
+                        lr=params.lr / (2**attempt),
+                        dim=params.dim,
+                        wordNgrams=params.word_ngrams,
+                        minn=params.minn,
+                        maxn=params.maxn,
+                        minCount=params.min_count,
+                        bucket=params.bucket,
+                        thread=params.threads,
+                        seed=params.seed + attempt,
+                        loss="softmax",
+                        verbose=0,
+                    )
+                    break
+                except RuntimeError as exc:
+                    if "NaN" not in str(exc) or attempt == 3:
+                        raise
         finally:
             os.unlink(path)
         return cls(model, params)

@@ -1,0 +1,69 @@
+"""Normalisation removes the dataset shortcuts; metrics and calibration behave as documented."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tailguard.filters.detect.ai_decision import decide_ai
+from tailguard.filters.detect.base import normalize_text, tokenize
+from tailguard.filters.detect.ensemble import calibrate_threshold
+from tailguard.filters.detect.logistic import fit_logistic
+from tailguard.filters.detect.metrics import auroc, tpr_at_fpr
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("He said\nhello.\n\nThen left.", "he said hello. then left."),
+        ("I do n't know , he said .", "I don't know, he said."),
+        ("It 's fine", "It's fine"),
+        ("Great food.nnThe staff", "Great food. The staff"),
+        ("zero\u200bwidth", "zerowidth"),
+    ],
+    ids=["newlines_and_case", "split_contraction", "split_clitic", "yelp_nn_marker", "zero_width"],
+)
+def test_normalize_text_removes_shortcut(a: str, b: str) -> None:
+    assert normalize_text(a) == normalize_text(b)
+
+
+def test_tokenize_keeps_contractions_and_splits_punctuation() -> None:
+    assert tokenize("don't stop, now.") == ["don't", "stop", ",", "now", "."]
+
+
+def test_auroc_perfect_random_and_ties() -> None:
+    assert auroc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0
+    assert auroc([0.5, 0.5], [0, 1]) == 0.5
+    assert auroc([0.3], [1]) is None
+
+
+def test_tpr_at_fpr_uses_strict_threshold_above_allowed_negatives() -> None:
+    scores = np.r_[np.linspace(0, 1, 100), np.full(10, 0.995)]
+    labels = np.r_[np.zeros(100), np.ones(10)]
+    assert tpr_at_fpr(scores, labels, 0.005) == 0.0  # no negative may score above: threshold > 1.0
+    assert tpr_at_fpr(scores, labels, 0.01) == 1.0  # one negative (1.0) allowed above: threshold > 0.9899
+
+
+def test_calibrate_threshold_bounds_fpr() -> None:
+    human = np.random.default_rng(0).random(1000)
+    for fpr in (0.01, 0.05):
+        t = calibrate_threshold(human, fpr)
+        assert (human >= t).mean() <= fpr
+        assert (human >= t).mean() > fpr - 0.002
+
+
+def test_logistic_regression_separates_shifted_gaussians() -> None:
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.normal(0, 1, (300, 3)), rng.normal(1.5, 1, (300, 3))]
+    y = np.r_[np.zeros(300), np.ones(300)]
+    model = fit_logistic(x, y)
+    assert auroc(model.predict_proba(x), y) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("score", "z", "reason"),
+    [(0.9, None, "ai_generated"), (0.1, None, None), (0.1, 5.0, "ai_generated"), (None, None, None)],
+    ids=["over_threshold", "under_threshold", "watermarked", "unscored"],
+)
+def test_decide_ai_verdict(score: float | None, z: float | None, reason: str | None) -> None:
+    assert decide_ai(score, z, threshold=0.5, watermark_z_threshold=4.0).reason == reason
