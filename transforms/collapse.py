@@ -66,7 +66,7 @@ class CollapseConfig:
     sample_max_docs: int = 400
     seed: int = 0
     ai_threshold: float = 0.5
-    human_tiers: tuple[str, ...] = ("verified_human", "human")
+    human_tiers: tuple[str, ...] = ("tier1",)
     alarms: tuple[tuple[str, str, float], ...] = field(default=DEFAULT_ALARMS)
 
     def __post_init__(self) -> None:

@@ -82,7 +82,7 @@ class IndicatorSettings:
     sample_max_docs: int = 400
     seed: int = 0
     ai_threshold: float = 0.5
-    human_tiers: tuple[str, ...] = ("verified_human", "human")
+    human_tiers: tuple[str, ...] = ("tier1",)
 
     def __post_init__(self) -> None:
         if self.sample_tokens <= 0 or self.sample_max_docs <= 0:

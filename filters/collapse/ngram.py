@@ -311,7 +311,7 @@ class KneserNeyTrigram:
         # uniform over the fixed vocabulary, never <unk>
         return 1 + int(r[pos + 1] * (v_size - 1)) % (v_size - 1)
 
-    def _nucleus_table(self, u: int, v: int, top_p: float) -> tuple[list[int], list[float]]:
+    def _nucleus_table(self, u: int, v: int, top_p: float) -> tuple[Any, ...]:
         key = ("p", u if (u, v) in self._ctx3 else None, v, top_p)
         table = self._sampler_cache.get(key)
         if table is not None:
@@ -364,12 +364,13 @@ class KneserNeyTrigram:
             k = lo
         t = g * sorted_p1[k - 1]
         keep = s_probs >= t
-        prefix = self._order_np[:k]
-        if len(s_words):
-            prefix = prefix[~np.isin(prefix, s_words, assume_unique=True)]
-        words_np = np.concatenate([s_words[keep], prefix])
-        cum_np = np.cumsum(np.concatenate([s_probs[keep], g * self.p1[prefix]]))
-        table = (words_np.tolist() if len(words_np) < 64 else words_np, cum_np.tolist() if len(cum_np) < 64 else cum_np)
+        kept_words = s_words[keep].tolist()
+        kept_cum = np.cumsum(s_probs[keep]).tolist()
+        s_mass = kept_cum[-1] if kept_cum else 0.0
+        n_prefix = int(s_rank_sorted.searchsorted(k, side="left"))
+        prefix_mass = max(0.0, g * float(cum_p1[k - 1] - cum_s_base[n_prefix]))
+        # The unseen part of the nucleus is the global top-k minus the seen words: sampled by rejection.
+        table = (kept_words, kept_cum, s_mass, prefix_mass, k, frozenset(seen))
         if len(self._sampler_cache) > 200_000:  # bound memory on very long runs
             self._sampler_cache = {k2: v2 for k2, v2 in self._sampler_cache.items() if k2[0] != "p"}
         self._sampler_cache[key] = table
@@ -384,13 +385,25 @@ class KneserNeyTrigram:
             sorted_p1 = p1[order]
             self._rank = np.empty(len(p1), dtype=np.int64)
             self._rank[order] = np.arange(len(p1))
-            self._order_np = order
-            table = (order.tolist(), sorted_p1, np.cumsum(sorted_p1))
+            self._order_list = order.tolist()
+            cum = np.cumsum(sorted_p1)
+            self._cum_p1_list = cum.tolist()
+            table = (self._order_list, sorted_p1, cum)
             self._sampler_cache["order"] = table
         return table
 
     def _draw_nucleus(self, u: int, v: int, r: list[float], pos: int, top_p: float) -> int:
-        words, cum = self._nucleus_table(u, v, top_p)
-        if isinstance(cum, list):
-            return words[min(bisect.bisect_right(cum, r[pos] * cum[-1]), len(words) - 1)]
-        return int(words[min(int(cum.searchsorted(r[pos] * cum[-1], side="right")), len(words) - 1)])
+        kept_words, kept_cum, s_mass, prefix_mass, k, seen = self._nucleus_table(u, v, top_p)
+        x = r[pos] * (s_mass + prefix_mass)
+        if x < s_mass or prefix_mass <= 0.0:
+            return kept_words[min(bisect.bisect_right(kept_cum, x), len(kept_words) - 1)]
+        order, cum_list = self._order_list, self._cum_p1_list
+        top = cum_list[k - 1]
+        for attempt in (r[pos + 1], r[pos + 2], r[pos + 3]):
+            w = order[min(bisect.bisect_right(cum_list, attempt * top), k - 1)]
+            if w not in seen:
+                return w
+        # rare: the seen words hold most of the prefix mass; draw exactly from the materialised remainder
+        rest = [w for w in order[:k] if w not in seen]
+        weights = np.cumsum(self.p1[rest])
+        return rest[min(int(weights.searchsorted(r[pos + 1] * weights[-1], side="right")), len(rest) - 1)]
