@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from tailguard.pipelines.stages import STAGES, StageSpec
+from tailguard.transforms.collapse import CollapseConfig
 from tailguard.transforms.io import ReadConfig, WriteConfig
 
 __all__ = ["ConfigError", "CurationConfig", "PipelineConfig", "ResumeConfig", "build_dataclass", "load_config"]
@@ -113,6 +114,7 @@ class CurationConfig:
         read: Reader settings.
         write: Writer settings.
         resume: Checkpointing of the ingest phase.
+        collapse: Collapse indicators measured on the final corpus (report.json/html).
         stages: Per-stage configs by stage name, in pipeline order.
     """
 
@@ -123,6 +125,7 @@ class CurationConfig:
     read: ReadConfig = field(default_factory=ReadConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
     resume: ResumeConfig = field(default_factory=ResumeConfig)
+    collapse: CollapseConfig = field(default_factory=CollapseConfig)
     stages: dict[str, Any] = field(default_factory=dict)
 
     def stage(self, name: str) -> Any:
@@ -143,6 +146,7 @@ class CurationConfig:
             "read": dataclasses.asdict(self.read),
             "write": dataclasses.asdict(self.write),
             "resume": dataclasses.asdict(self.resume),
+            "collapse": dataclasses.asdict(self.collapse),
         }
         for name, cfg in self.stages.items():
             out[name] = dataclasses.asdict(cfg)
@@ -160,7 +164,7 @@ class CurationConfig:
         return dataclasses.replace(self, **changes)
 
 
-_TOP_LEVEL = {"inputs", "output", "seed", "pipeline", "read", "write", "resume"}
+_TOP_LEVEL = {"inputs", "output", "seed", "pipeline", "read", "write", "resume", "collapse"}
 
 
 def _type_name(tp: Any) -> str:
@@ -196,6 +200,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if origin in (tuple, list):
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if origin is tuple and len(args) > 1 and args[1] is not Ellipsis:  # fixed-length tuple
+            if len(value) != len(args):
+                raise ConfigError(f"{where}: expected {len(args)} items, got {value!r}")
+            return tuple(_coerce(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, args, strict=True)))
         item_type = args[0] if args else Any
         items = [_coerce(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items

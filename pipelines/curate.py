@@ -36,7 +36,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tailguard.pipelines.config import ConfigError, CurationConfig, load_config
 from tailguard.pipelines.manifest import Manifest, build_manifest, print_summary, write_manifest
 from tailguard.pipelines.stages import RunContext, StageSpec
+from tailguard.pipelines.report import write_report
 from tailguard.transforms.accounting import StageOutputs
+from tailguard.transforms.collapse import MeasureCollapse
 from tailguard.transforms.io import (
     ReadCrawl,
     WriteConfig,
@@ -60,8 +62,12 @@ def _build_dag(
     write: WriteConfig,
     context: RunContext,
     total_files: int | None,
+    final: bool = True,
 ) -> dict[str, StageOutputs]:
-    """ReadCrawl → ``stages_to_run`` → WriteCorpus, with rejected/dead-letter sinks and the ledger."""
+    """ReadCrawl → ``stages_to_run`` → WriteCorpus, with rejected/dead-letter sinks and the ledger.
+
+    ``final`` marks the phase that writes the real corpus: only it measures collapse indicators.
+    """
     out = context.output_dir
     stages: dict[str, StageOutputs] = {"read": p | "ReadCrawl" >> ReadCrawl(cfg.read, inputs, out, total_files)}
     docs = stages["read"].docs
@@ -69,6 +75,8 @@ def _build_dag(
         stages[spec.name] = docs | spec.label >> spec.build(stage_cfg, context)
         docs = stages[spec.name].docs
     _ = docs | "WriteCorpus" >> WriteCorpus(write, out, context.num_shards)
+    if final and cfg.collapse.enabled:
+        _ = docs | "MeasureCollapse" >> MeasureCollapse(cfg.collapse, out)
     for name, result in stages.items():
         _ = result.rejected | f"WriteRejected{name.title()}" >> WriteRejected(out, name, write.rejected_text)
     dead = [result.dead_letter for result in stages.values()] | "AllDeadLetters" >> beam.Flatten()
@@ -179,7 +187,7 @@ def _run_resumable(cfg: CurationConfig, options: PipelineOptions, files: list[tu
                                  rejected_text=cfg.write.rejected_text)
         context = RunContext(batch_dir, cfg.seed, len(paths))
         p = _pipeline(options)
-        _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(paths))
+        _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(paths), final=False)
         results.append(_run_one(p))
         # The completion record is written last: its presence means the batch is whole.
         with FileSystems.create(done) as handle:
@@ -243,6 +251,8 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
         results, batch_dirs = [_run_one(p)], []
     manifest = build_manifest(cfg, context, results, batch_dirs)
     write_manifest(manifest, cfg.output)
+    _, report = write_report(cfg.output)
+    _LOG.info("report: %s", report)
     if batch_dirs and not cfg.resume.keep_checkpoints:
         _delete(cfg.output, "_work/ingest")
     return RunResult(manifest, cfg.output)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from tailguard.filters.detect.ensemble import train_detector
 from tailguard.pipelines.config import CurationConfig, config_from_dict
 from tailguard.pipelines.curate import run_config
 from tailguard.pipelines.manifest import print_summary
@@ -49,6 +50,16 @@ def demo_config(sample: SampleInfo, output_dir: str, work_dir: Path) -> Curation
     data["inputs"] = [sample.crawl_glob, str(sample.curated_synthetic), str(sample.verified_human)]
     data["output"] = output_dir
     data.setdefault("write", {})["num_shards"] = 2
+    # Provenance the user declares: a verified-human source and a curated synthetic source.
+    labels = data.setdefault("tiers", {}).setdefault("source_labels", {})
+    labels["verified_human"] = [str(sample.verified_human)]
+    labels["curated_synthetic"] = [str(sample.curated_synthetic)]
+    # The AI-text detector, trained on the sample's own labelled split (disjoint from the crawl).
+    model_dir = work_dir / "detector"
+    _LOG.info("training the demo's AI-text detector on %s", sample.labelled_train)
+    train_detector([str(sample.labelled_train)], str(model_dir))
+    data.setdefault("detect_ai", {}).update({"enabled": True, "model_dir": str(model_dir)})
+    data.setdefault("decide_ai", {}).update({"enabled": True, "action": "tag", "model_dir": str(model_dir)})
     return config_from_dict(data)
 
 

@@ -140,19 +140,38 @@ class _TrigramSampler:
                 self._next[(a, b)].append(c)
 
     def sample(self, rng: random.Random, max_words: int) -> str:
+        """Sample sentences until ``max_words``; paragraphs of 3-5 sentences, one sentence per line."""
+        sentences: list[str] = []
+        words_total = 0
+        while words_total < max_words:
+            sentence = self._sentence(rng)
+            if len(sentence) >= 4:
+                sentences.append(" ".join(sentence))
+                words_total += len(sentence)
+        paragraphs, i = [], 0
+        while i < len(sentences):
+            size = rng.randrange(3, 6)
+            paragraphs.append("\n".join(sentences[i : i + size]))
+            i += size
+        return "\n\n".join(paragraphs)
+
+    def _sentence(self, rng: random.Random, limit: int = 60) -> list[str]:
         a, b, out = "<s>", "<s>", []
-        while len(out) < max_words:
+        while len(out) < limit:
             choices = self._next.get((a, b))
             if not choices:
                 break
             # Greedy-ish decoding (top of a small sample) mimics truncated decoding of chat models.
             c = max(rng.sample(choices, min(3, len(choices))), key=choices.count)
             if c == "</s>":
-                a, b = "<s>", "<s>"
-                continue
+                break
             out.append(c)
             a, b = b, c
-        return " ".join(out)
+            if c.endswith((".", "!", "?")) and len(out) >= 6:
+                break
+        if out and not out[-1].endswith((".", "!", "?")):
+            out[-1] += "."
+        return out
 
 
 @dataclass
