@@ -188,7 +188,7 @@ class ScoreAIContent(beam.PTransform):
             max_batch_size=self._config.max_batch_size,
         )
         return apply_stage_fn(
-            batches, "Score", SCORE_STAGE, _ScoreBatchFn(self._config)
+            batches, "Score", SCORE_STAGE, _ScoreBatchFn(self._config, self._scorer_factory)
         )
 
 

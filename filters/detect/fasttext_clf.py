@@ -20,6 +20,7 @@ from typing import Any
 import fasttext
 import numpy as np
 from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
+from tailguard.filters.hashing import stable_hash64
 
 __all__ = ["FastTextDetector", "FastTextParams"]
 
@@ -76,7 +77,11 @@ class FastTextDetector:
         fd, path = tempfile.mkstemp(suffix=".txt", prefix="tailguard-ft-")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                for doc, label in zip(docs, labels, strict=True):
+                # SGD needs mixed classes and sources: inputs arrive grouped by file and label (and
+                # balanced rows repeated back to back), so write them in a seeded hash order.
+                order = sorted(range(len(docs)), key=lambda i: stable_hash64("ft-order", params.seed, i))
+                for i in order:
+                    doc, label = docs[i], labels[i]
                     if not doc.tokens:
                         continue
                     handle.write(
