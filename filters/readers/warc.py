@@ -261,6 +261,11 @@ class _FileState:
         key = record_id or f"@{position}"
         if key in self.seen_ids:  # broken files may repeat record ids: keep ids unique
             key = f"{key}@{position}#{len(self.seen_ids)}"
+        elif record_id:
+            # WARC-Record-IDs are globally unique (ISO 28500): the id survives moving the
+            # file (local -> gs://), so reruns and incremental dedup see the same ids.
+            self.seen_ids.add(key)
+            return derive_id("warc-record-id", record_id)
         self.seen_ids.add(key)
         return derive_id(self.path, key)
 
