@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +112,8 @@ def make_corpus(n_docs: int, seed: int = 0) -> tuple[list[dict[str, Any]], dict[
             b = template[:120] + words.draw(160) + template[120:]
         else:  # share half of their paragraphs
             paras = [words.draw(60) for _ in range(8)]
-            a = sum(paras[:4] + [words.draw(60) for _ in range(4)], [])
-            b = sum(paras[:4] + [words.draw(60) for _ in range(4)], [])
+            a = [w for para in paras[:4] + [words.draw(60) for _ in range(4)] for w in para]
+            b = [w for para in paras[:4] + [words.draw(60) for _ in range(4)] for w in para]
         add(f"h{j:07d}-a", a, f"h{j:07d}-a")
         add(f"h{j:07d}-b", b, f"h{j:07d}-b")
         j += 1
@@ -147,8 +146,7 @@ def run_beam(rows: list[dict[str, Any]], workdir: str, near_cfg: Any = None) -> 
 
     src = os.path.join(workdir, "in.jsonl")
     with open(src, "w") as handle:
-        for r in rows:
-            handle.write(json.dumps(r) + "\n")
+        handle.writelines(json.dumps(r) + "\n" for r in rows)
     prefix = os.path.join(workdir, "result")
     near_cfg = near_cfg or DedupNearConfig()
     start = time.perf_counter()
