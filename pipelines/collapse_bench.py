@@ -101,7 +101,7 @@ class BenchSettings:
     conditions: tuple[str, ...] = CONDITIONS
 
 
-FULL = BenchSettings()
+FULL = BenchSettings(budget_tokens=12_000, test_tokens=8_000, metric_tokens=6_000)
 QUICK = BenchSettings(corpora=("shakespeare",), seeds=3, budget_tokens=4_000, test_tokens=4_000, calib_docs=120,
                       metric_tokens=4_000)
 
@@ -264,14 +264,15 @@ class _Curator:
 
 
 def _detector_synthetic(vocab: Vocabulary, generator_data: Sequence[Doc], budget: int, lengths: Sequence[int],
-                        rng: np.random.Generator) -> list[Doc]:
+                        rng: np.random.Generator, train_tokens: int) -> list[Doc]:
     """AI-labelled training text for the detector: samples of two trigram models trained on disjoint halves
-    of the calibration split (never the training pool), half ancestral, half nucleus — so the detector
-    learns what model text looks like rather than memorising one model's training data or decoding."""
+    of the calibration split (never the training pool; ``train_tokens`` each, the benchmark's budget),
+    half ancestral, half nucleus — so the detector learns what model text looks like rather than
+    memorising one model's training data or decoding."""
     halves = (generator_data[0::2], generator_data[1::2])
     out: list[Doc] = []
     for i, half in enumerate(halves):
-        model = KneserNeyTrigram(vocab, (d.tokens for d in half))
+        model = KneserNeyTrigram(vocab, (d.tokens for d in _take(half, train_tokens)))
         for decoding in ("ancestral", "nucleus"):
             out += _synthesize(model, rng, budget // 4, lengths, decoding, f"det{i}{decoding[0]}")
     return out
@@ -369,7 +370,7 @@ def _run_task(task: _Task) -> dict[str, Any]:
     curator = None
     if any(c.startswith("curated") for c in s.conditions):
         t0 = time.perf_counter()
-        det_synth = _detector_synthetic(vocab, generator_data, _ntok(calib), lengths, rng_for("detector"))
+        det_synth = _detector_synthetic(vocab, generator_data, _ntok(calib), lengths, rng_for("detector"), budget)
         detector, thr_syn, thr_rev = _train_detector(calib, det_synth, seed)
         curator = _Curator(detector, thr_syn, thr_rev, seed)
         detector_time = time.perf_counter() - t0
