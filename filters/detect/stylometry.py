@@ -141,6 +141,7 @@ _BOILERPLATE = re.compile(
 _LIST_MARKER = re.compile(r"(?:^|[.:!?] )(?:\d{1,2}[.)]|[-*•]) ")
 _MARKDOWN = re.compile(r"\*\*|__|^#{1,6} |`")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_DIGIT = re.compile(r"\d")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _PUNCT = (",", ".", ";", ":", "!", "?", '"', "'", "(", "-", "—", "…")
 _MIXED_SCRIPT_WORD = re.compile(r"\b\w*[A-Za-z]\w*\b")
@@ -148,6 +149,8 @@ _MIXED_SCRIPT_WORD = re.compile(r"\b\w*[A-Za-z]\w*\b")
 
 def _homoglyph_words(raw: str) -> int:
     """Count words that mix Latin letters with Cyrillic/Greek look-alikes (a classic filter evasion)."""
+    if raw.isascii():
+        return 0
     count = 0
     for word in _MIXED_SCRIPT_WORD.findall(raw):
         if word.isascii():
@@ -226,7 +229,7 @@ def stylometric_features(doc: PreparedText) -> list[float]:
         float(len(_BOILERPLATE.findall(doc.norm))),
         len(_LIST_MARKER.findall(doc.norm)) / nw,
         len(_MARKDOWN.findall(doc.norm)) / nw,
-        sum(ch.isdigit() for ch in doc.norm) / max(len(doc.norm), 1),
+        len(_DIGIT.findall(doc.norm)) / max(len(doc.norm), 1),
         float(len(_ZERO_WIDTH.findall(doc.raw))),
         float(_homoglyph_words(doc.raw)),
     ]
