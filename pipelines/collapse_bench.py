@@ -33,13 +33,12 @@ import math
 import os
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-
 from tailguard.filters.collapse.corpora import available_corpora, load_corpus
 from tailguard.filters.collapse.indicators import distinct_n
 from tailguard.filters.collapse.ngram import KneserNeyTrigram, Vocabulary, tokenize
@@ -209,7 +208,7 @@ class _Curator:
             scores = dict(zip((d.id for d in docs), self.detector.score([d.text for d in docs]), strict=True))
         if tiers_mixing:
             return self._tier_and_mix(docs, scores, budget, gen)
-        kept = [d for d in docs if scores[d.id] is None or scores[d.id] < self.threshold_synthetic]
+        kept = [d for d in docs if (score := scores[d.id]) is None or score < self.threshold_synthetic]
         return _sample_to_budget(kept, budget, "curated", self.seed, gen)
 
     def _dedup(self, docs: list[Doc]) -> list[Doc]:
@@ -238,13 +237,20 @@ class _Curator:
         for i, sig in enumerate(sigs):
             for key in band_keys(sig, params):
                 j = first_in_bucket.setdefault(key, i)
-                if j != i and estimate_jaccard(sigs[i], sigs[j]) >= NEAR_DUP_THRESHOLD:
+                if j != i and estimate_jaccard(sig, sigs[j]) >= NEAR_DUP_THRESHOLD:
                     a, b = find(i), find(j)
                     parent[max(a, b)] = min(a, b)
         return [d for i, d in enumerate(docs) if find(i) == i]  # survivor: smallest id of each component
 
     def _tier_and_mix(self, docs: list[Doc], scores: dict[str, float | None], budget: int, gen: int) -> list[Doc]:
-        from tailguard.filters.mixing import WEIGHT_SCALE, ComponentSpec, MixItem, importance_weight, mix_in_memory, quantise
+        from tailguard.filters.mixing import (
+            WEIGHT_SCALE,
+            ComponentSpec,
+            MixItem,
+            importance_weight,
+            mix_in_memory,
+            quantise,
+        )
         from tailguard.filters.tiers import assign_tier, default_rules
 
         rules = default_rules(synthetic_threshold=self.threshold_synthetic, review_threshold=self.threshold_review)
@@ -338,12 +344,12 @@ def _run_task(task: _Task) -> dict[str, Any]:
     for d in pool:
         for t in d.tokens:
             counts[t] = counts.get(t, 0) + 1
-    rare = frozenset(w for w, c in counts.items() if c <= RARE_MAX_COUNT)
+    rare = frozenset(w for w, n in counts.items() if n <= RARE_MAX_COUNT)
     tail_list, acc, total = [], 0, sum(counts.values())
-    for w, c in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])):
-        if acc + c > TAIL_MASS * total:
+    for w, n in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])):
+        if acc + n > TAIL_MASS * total:
             break
-        acc += c
+        acc += n
         tail_list.append(w)
     tail = frozenset(tail_list)
     lengths = [len(d.tokens) for d in pool]

@@ -119,7 +119,7 @@ class KneserNeyTrigram:
     def trigram_counts(self) -> list[tuple[str, str, str, int]]:
         """The training trigram counts as words (``<s>`` for the start padding), sorted."""
         words = self.vocab.words
-        name = lambda i: BOS if i < 0 else words[i]  # noqa: E731
+        name = lambda i: BOS if i < 0 else words[i]
         return sorted((name(u), name(v), name(w), c) for (u, v, w), c in self._tri.items())
 
     @classmethod
@@ -127,7 +127,7 @@ class KneserNeyTrigram:
         """Rebuild a model from :meth:`trigram_counts` output (used by saved reference snapshots)."""
         model = cls(vocab, [])
         index = model._index
-        ident = lambda t: -1 if t == BOS else index.get(t, 0)  # noqa: E731
+        ident = lambda t: -1 if t == BOS else index.get(t, 0)
         tri: Counter[tuple[int, int, int]] = Counter()
         for u, v, w, c in counts:
             tri[(ident(u), ident(v), ident(w))] += int(c)
@@ -316,7 +316,7 @@ class KneserNeyTrigram:
         table = self._sampler_cache.get(key)
         if table is not None:
             return table
-        order, sorted_p1, cum_p1 = self._global_order()
+        _, sorted_p1, cum_p1 = self._global_order()
         # exact probabilities of the context's seen continuations; others are g * p1(w)
         g = 1.0
         seen: dict[int, float] = {}

@@ -57,7 +57,7 @@ class Reference:
 
 def _tail(counts: dict[str, int], mass: float) -> tuple[frozenset[str], float]:
     total = sum(counts.values())
-    acc, tail = 0, []
+    acc, tail = 0, list[str]()
     for w, c in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])):
         if acc + c > mass * total and tail:
             break

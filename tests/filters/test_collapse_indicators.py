@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from tailguard.filters.collapse.reference import build_reference
 from tailguard.filters.document import Document
 
 
-def _doc(i: int, text: str, **kw) -> Document:
+def _doc(i: int, text: str, **kw: Any) -> Document:
     return Document(id=f"d{i:03d}", text=text, **kw)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,7 +52,7 @@ def test_perplexity_is_lower_on_training_text_and_outside_support_counts_unseen(
 def test_ancestral_sampling_matches_the_distribution(model: KneserNeyTrigram) -> None:
     the, cat = model.ids(["the", "cat"])
     rng = np.random.default_rng(1)
-    draws = Counter()
+    draws: Counter[int] = Counter()
     n = 20_000
     for _ in range(n // 1000):
         r = rng.random(4 * 1000).tolist()
@@ -88,7 +89,7 @@ def test_sample_returns_documents_of_vocabulary_words(model: KneserNeyTrigram) -
     assert all(len(d) <= 30 for d in docs)
 
 
-def test_reference_snapshot_round_trips(tmp_path) -> None:
+def test_reference_snapshot_round_trips(tmp_path: Path) -> None:
     ref = build_reference([" ".join(d) for d in DOCS], sources=["test"])
     save_reference(ref, tmp_path / "ref")
     loaded = load_reference(tmp_path / "ref")

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
-
 from tailguard.pipelines.cli import main
-from tailguard.pipelines.collapse_bench import CONDITIONS, BenchSettings, mean_ci, run_benchmark, seed_table
+from tailguard.pipelines.collapse_bench import (
+    CONDITIONS,
+    BenchSettings,
+    mean_ci,
+    run_benchmark,
+    seed_table,
+)
 
 TINY = BenchSettings(corpora=("pydoc",), decodings=("ancestral",), seeds=2, generations=2, budget_tokens=1500,
                      test_tokens=1500, calib_docs=20, metric_tokens=1000)
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory) -> dict:
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return run_benchmark(TINY, out_dir=str(tmp_path_factory.mktemp("plots")))
 
 
@@ -63,6 +69,6 @@ def test_seed_table_is_percent_of_generation_zero() -> None:
     assert rows[1]["quality_pct"] == 50
 
 
-def test_cli_rejects_bad_sizes(tmp_path) -> None:
+def test_cli_rejects_bad_sizes(tmp_path: Path) -> None:
     assert main(["collapse-bench", "--quick", "--seeds", "0", "--json", str(tmp_path / "x.json")]) == 2
     assert main(["collapse-bench", "--budget-tokens", "5", "--json", str(tmp_path / "x.json")]) == 2

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
-
 from tailguard.filters.collapse.indicators import IndicatorSettings, accumulate
-from tailguard.filters.collapse.reference import build_reference, load_reference, save_reference
+from tailguard.filters.collapse.reference import (
+    build_reference,
+    load_reference,
+    save_reference,
+)
 from tailguard.filters.document import Document
 from tailguard.transforms.collapse import CollapseConfig, MeasureCollapse, check_alarms
 
 
 def _docs() -> list[Document]:
-    words = "river stone cloud ember willow harbor lantern meadow quarry saddle thistle".split()
+    words = ["river", "stone", "cloud", "ember", "willow", "harbor", "lantern", "meadow", "quarry", "saddle", "thistle"]
     docs = []
     for i in range(40):
         text = " ".join(words[(i + j * (1 + i % 4)) % len(words)] for j in range(15 + i % 9))
@@ -25,7 +29,7 @@ def _docs() -> list[Document]:
     return docs
 
 
-def test_measure_collapse_writes_per_tier_and_overall_indicators(tmp_path) -> None:
+def test_measure_collapse_writes_per_tier_and_overall_indicators(tmp_path: Path) -> None:
     docs = _docs()
     save_reference(build_reference([d.text for d in docs[:10]], sources=["test"]), tmp_path / "ref")
     config = CollapseConfig(reference=str(tmp_path / "ref"), sample_tokens=200, seed=1, human_tiers=("tier1",))
@@ -53,13 +57,13 @@ def test_measure_collapse_writes_per_tier_and_overall_indicators(tmp_path) -> No
     )
 
 
-def test_disabled_measure_collapse_writes_nothing(tmp_path) -> None:
+def test_disabled_measure_collapse_writes_nothing(tmp_path: Path) -> None:
     with TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
         _ = p | beam.Create(_docs()) | MeasureCollapse(CollapseConfig(enabled=False), str(tmp_path))
     assert not (tmp_path / "_work").exists()
 
 
-def test_config_rejects_bad_values_and_missing_reference(tmp_path) -> None:
+def test_config_rejects_bad_values_and_missing_reference(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         CollapseConfig(sample_tokens=0)
     with pytest.raises(ValueError):
