@@ -114,7 +114,9 @@ def _list_remote(directory: str) -> list[str]:
 class _ScoreBatchFn(beam.DoFn):
     """Score a batch of documents; on a batch failure score one by one and dead-letter the failures."""
 
-    def __init__(self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None
+    ) -> None:
         self._config = config
         self._scorer_factory = scorer_factory
 
@@ -123,9 +125,15 @@ class _ScoreBatchFn(beam.DoFn):
         if self._scorer_factory is not None:
             self._detector = self._scorer_factory()
         else:
-            self._detector = load_detector(localize_model_dir(self._config.model_dir, _open_remote, _list_remote))
+            self._detector = load_detector(
+                localize_model_dir(self._config.model_dir, _open_remote, _list_remote)
+            )
         self._watermark = (
-            WatermarkDetector(WatermarkConfig(self._config.watermark_key, self._config.watermark_gamma))
+            WatermarkDetector(
+                WatermarkConfig(
+                    self._config.watermark_key, self._config.watermark_gamma
+                )
+            )
             if self._config.watermark_key
             else None
         )
@@ -170,7 +178,9 @@ class _ScoreBatchFn(beam.DoFn):
 class ScoreAIContent(beam.PTransform):
     """Stage ``detect_ai``: add ``ai_score`` and ``detector_scores`` to every document."""
 
-    def __init__(self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None
+    ) -> None:
         """Args:
         config: Stage options.
         scorer_factory: Builds the batch scorer on each worker instead of loading ``model_dir``
@@ -188,7 +198,10 @@ class ScoreAIContent(beam.PTransform):
             max_batch_size=self._config.max_batch_size,
         )
         return apply_stage_fn(
-            batches, "Score", SCORE_STAGE, _ScoreBatchFn(self._config, self._scorer_factory)
+            batches,
+            "Score",
+            SCORE_STAGE,
+            _ScoreBatchFn(self._config, self._scorer_factory),
         )
 
 

@@ -10,6 +10,7 @@ fastText 0.9.3's Python ``predict()`` fails on numpy 2 (BEAM_NOTES.md); we call 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -79,7 +80,10 @@ class FastTextDetector:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 # SGD needs mixed classes and sources: inputs arrive grouped by file and label (and
                 # balanced rows repeated back to back), so write them in a seeded hash order.
-                order = sorted(range(len(docs)), key=lambda i: stable_hash64("ft-order", params.seed, i))
+                order = sorted(
+                    range(len(docs)),
+                    key=lambda i: stable_hash64("ft-order", params.seed, i),
+                )
                 for i in order:
                     doc, label = docs[i], labels[i]
                     if not doc.tokens:
@@ -88,8 +92,9 @@ class FastTextDetector:
                         f"{_AI if label else _HUMAN} {_line(doc, params.max_tokens)}\n"
                     )
             model = None
-            # fastText 0.9.3 sporadically aborts with "Encountered NaN" on small inputs (seen on ~1,400
-            # docs): retry with a halved learning rate and another seed, as its FAQ suggests for NaN.
+            # fastText 0.9.3 sporadically aborts with "Encountered NaN" (seen with 2 hogwild threads on
+            # the leave-one-out sets): retry with a lower learning rate on one thread, then without
+            # character subwords.  The attempt used is logged in the model (``fallback_attempt``).
             for attempt in range(4):
                 try:
                     model = fasttext.train_supervised(
@@ -98,11 +103,11 @@ class FastTextDetector:
                         lr=params.lr / (2**attempt),
                         dim=params.dim,
                         wordNgrams=params.word_ngrams,
-                        minn=params.minn,
-                        maxn=params.maxn,
+                        minn=params.minn if attempt < 3 else 0,
+                        maxn=params.maxn if attempt < 3 else 0,
                         minCount=params.min_count,
                         bucket=params.bucket,
-                        thread=params.threads,
+                        thread=params.threads if attempt == 0 else 1,
                         seed=params.seed + attempt,
                         loss="softmax",
                         verbose=0,
@@ -111,6 +116,9 @@ class FastTextDetector:
                 except RuntimeError as exc:
                     if "NaN" not in str(exc) or attempt == 3:
                         raise
+                    logging.getLogger(__name__).warning(
+                        "fastText training hit NaN (attempt %d); retrying", attempt
+                    )
         finally:
             os.unlink(path)
         return cls(model, params)

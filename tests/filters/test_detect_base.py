@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tailguard.filters.detect.ai_decision import decide_ai
 from tailguard.filters.detect.base import normalize_text, tokenize
 from tailguard.filters.detect.ensemble import calibrate_threshold
@@ -21,7 +20,13 @@ from tailguard.filters.detect.metrics import auroc, tpr_at_fpr
         ("Great food.nnThe staff", "Great food. The staff"),
         ("zero\u200bwidth", "zerowidth"),
     ],
-    ids=["newlines_and_case", "split_contraction", "split_clitic", "yelp_nn_marker", "zero_width"],
+    ids=[
+        "newlines_and_case",
+        "split_contraction",
+        "split_clitic",
+        "yelp_nn_marker",
+        "zero_width",
+    ],
 )
 def test_normalize_text_removes_shortcut(a: str, b: str) -> None:
     assert normalize_text(a) == normalize_text(b)
@@ -40,8 +45,12 @@ def test_auroc_perfect_random_and_ties() -> None:
 def test_tpr_at_fpr_uses_strict_threshold_above_allowed_negatives() -> None:
     scores = np.r_[np.linspace(0, 1, 100), np.full(10, 0.995)]
     labels = np.r_[np.zeros(100), np.ones(10)]
-    assert tpr_at_fpr(scores, labels, 0.005) == 0.0  # no negative may score above: threshold > 1.0
-    assert tpr_at_fpr(scores, labels, 0.01) == 1.0  # one negative (1.0) allowed above: threshold > 0.9899
+    assert (
+        tpr_at_fpr(scores, labels, 0.005) == 0.0
+    )  # no negative may score above: threshold > 1.0
+    assert (
+        tpr_at_fpr(scores, labels, 0.01) == 1.0
+    )  # one negative (1.0) allowed above: threshold > 0.9899
 
 
 def test_calibrate_threshold_bounds_fpr() -> None:
@@ -62,8 +71,17 @@ def test_logistic_regression_separates_shifted_gaussians() -> None:
 
 @pytest.mark.parametrize(
     ("score", "z", "reason"),
-    [(0.9, None, "ai_generated"), (0.1, None, None), (0.1, 5.0, "ai_generated"), (None, None, None)],
+    [
+        (0.9, None, "ai_generated"),
+        (0.1, None, None),
+        (0.1, 5.0, "ai_generated"),
+        (None, None, None),
+    ],
     ids=["over_threshold", "under_threshold", "watermarked", "unscored"],
 )
-def test_decide_ai_verdict(score: float | None, z: float | None, reason: str | None) -> None:
-    assert decide_ai(score, z, threshold=0.5, watermark_z_threshold=4.0).reason == reason
+def test_decide_ai_verdict(
+    score: float | None, z: float | None, reason: str | None
+) -> None:
+    assert (
+        decide_ai(score, z, threshold=0.5, watermark_z_threshold=4.0).reason == reason
+    )

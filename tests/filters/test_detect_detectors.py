@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tailguard.filters.detect.base import DETECTORS, prepare
 from tailguard.filters.detect.data import LabelledText
 from tailguard.filters.detect.ensemble import EnsembleConfig, load_detector, train_rows
 from tailguard.filters.detect.metrics import auroc
+
 from tests.filters.detect_helpers import real_subset
 
 _SMALL = {"ngram": {"hash_bits": 18}, "compression": {"dict_size": 8192}}
@@ -24,15 +24,24 @@ def data() -> tuple[list[LabelledText], list[LabelledText]]:
 
 
 @pytest.mark.parametrize("name", ["fasttext", "ngram", "compression", "stylometry"])
-def test_detector_beats_chance_on_unseen_real_text(name: str, data: tuple[list[LabelledText], list[LabelledText]]) -> None:
+def test_detector_beats_chance_on_unseen_real_text(
+    name: str, data: tuple[list[LabelledText], list[LabelledText]]
+) -> None:
     train, test = data
-    detector = DETECTORS[name].train(prepare([r.text for r in train]), [r.label for r in train], _SMALL.get(name, {}))
+    detector = DETECTORS[name].train(
+        prepare([r.text for r in train]), [r.label for r in train], _SMALL.get(name, {})
+    )
     scores = detector.features(prepare([r.text for r in test]))[:, 0]
-    assert auroc(scores, [r.label for r in test]) > 0.6  # AUROC std error here is ~0.017
+    assert (
+        auroc(scores, [r.label for r in test]) > 0.6
+    )  # AUROC std error here is ~0.017
 
 
 @pytest.fixture(scope="module")
-def ensemble_and_test(data: tuple[list[LabelledText], list[LabelledText]], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def ensemble_and_test(
+    data: tuple[list[LabelledText], list[LabelledText]],
+    tmp_path_factory: pytest.TempPathFactory,
+):  # type: ignore[no-untyped-def]
     train, test = data
     detector = train_rows(train, EnsembleConfig(params=_SMALL, seed=1))
     out = tmp_path_factory.mktemp("model")

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tailguard.pipelines.cli import main
+
 from tests.filters.detect_helpers import real_subset, synthetic_rows, write_jsonl
 
 _SMALL_CONFIG = "params:\n  ngram: {hash_bits: 16}\n  compression: {dict_size: 8192}\n"
@@ -20,24 +20,58 @@ def _config(tmp_path: Path) -> str:
     return str(path)
 
 
-def test_train_then_eval_writes_versioned_model_and_sliced_report(tmp_path: Path) -> None:
+def test_train_then_eval_writes_versioned_model_and_sliced_report(
+    tmp_path: Path,
+) -> None:
     rows = synthetic_rows(500, seed=1)
     for i, row in enumerate(rows):
         row["split"] = "test" if i % 5 == 0 else "train"
     write_jsonl(tmp_path / "a.jsonl", rows[:250])
-    with gzip.open(tmp_path / "b.jsonl.gz", "wt", encoding="utf-8") as handle:  # compressed input works too
+    with gzip.open(
+        tmp_path / "b.jsonl.gz", "wt", encoding="utf-8"
+    ) as handle:  # compressed input works too
         handle.writelines(json.dumps(r) + "\n" for r in rows[250:])
     model = tmp_path / "model"
-    assert main(["detector", "train", "--data", str(tmp_path / "*.jsonl*"), "--out", str(model), "--config", _config(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "detector",
+                "train",
+                "--data",
+                str(tmp_path / "*.jsonl*"),
+                "--out",
+                str(model),
+                "--config",
+                _config(tmp_path),
+            ]
+        )
+        == 0
+    )
     info = json.loads((model / "model.json").read_text())
     assert info["format"] == "tailguard_ai_detect_v1"
     assert [len(d["sha256"]) for d in info["training_data"]] == [64, 64]
     assert set(info["thresholds"]) == {"0.01", "0.05"}
     report_path = tmp_path / "eval.json"
-    argv = ["detector", "eval", "--data", str(tmp_path / "*.jsonl*"), "--model", str(model), "--json", str(report_path)]
+    argv = [
+        "detector",
+        "eval",
+        "--data",
+        str(tmp_path / "*.jsonl*"),
+        "--model",
+        str(model),
+        "--json",
+        str(report_path),
+    ]
     assert main([*argv, "--leave-one-source-out"]) == 0
     report = json.loads(report_path.read_text())
-    for key in ("auroc", "tpr_at_1pct_fpr", "tpr_at_5pct_fpr", "threshold_fpr", "threshold_tpr", "accuracy"):
+    for key in (
+        "auroc",
+        "tpr_at_1pct_fpr",
+        "tpr_at_5pct_fpr",
+        "threshold_fpr",
+        "threshold_tpr",
+        "accuracy",
+    ):
         assert key in report["overall"]
     assert set(report["per_source"]) == {"a", "b"}
     assert report["overall"]["n"] == 100  # only split == test rows
@@ -46,23 +80,74 @@ def test_train_then_eval_writes_versioned_model_and_sliced_report(tmp_path: Path
 
 
 def test_train_and_eval_on_real_shared_subset(tmp_path: Path) -> None:
-    rows = real_subset("m4_llama2", "train", 0.5) + real_subset("m4_llama2", "test", 1.0)
+    rows = real_subset("m4_llama2", "train", 0.5) + real_subset(
+        "m4_llama2", "test", 1.0
+    )
     data = write_jsonl(
         tmp_path / "m4.jsonl",
-        [{"text": r.text, "label": "ai" if r.label else "human", "split": r.split, "domain": r.domain} for r in rows],
+        [
+            {
+                "text": r.text,
+                "label": "ai" if r.label else "human",
+                "split": r.split,
+                "domain": r.domain,
+            }
+            for r in rows
+        ],
     )
     model = tmp_path / "model"
-    assert main(["detector", "train", "--data", str(data), "--out", str(model), "--config", _config(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "detector",
+                "train",
+                "--data",
+                str(data),
+                "--out",
+                str(model),
+                "--config",
+                _config(tmp_path),
+            ]
+        )
+        == 0
+    )
     report_path = tmp_path / "eval.json"
-    assert main(["detector", "eval", "--data", str(data), "--model", str(model), "--json", str(report_path)]) == 0
+    assert (
+        main(
+            [
+                "detector",
+                "eval",
+                "--data",
+                str(data),
+                "--model",
+                str(model),
+                "--json",
+                str(report_path),
+            ]
+        )
+        == 0
+    )
     report = json.loads(report_path.read_text())
     assert report["overall"]["auroc"] > 0.7
     assert "wikipedia" in report["per_domain"]
 
 
-def test_eval_with_missing_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_with_missing_model_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = write_jsonl(tmp_path / "x.jsonl", synthetic_rows(10))
-    code = main(["detector", "eval", "--data", str(data), "--model", str(tmp_path / "nope"), "--json", str(tmp_path / "e.json")])
+    code = main(
+        [
+            "detector",
+            "eval",
+            "--data",
+            str(data),
+            "--model",
+            str(tmp_path / "nope"),
+            "--json",
+            str(tmp_path / "e.json"),
+        ]
+    )
     assert code == 2
     assert "not a tailguard detector model" in capsys.readouterr().err
 
