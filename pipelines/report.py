@@ -51,18 +51,46 @@ def _numeric_map(value: Any) -> dict[str, float] | None:
     return None
 
 
+_SHARE_KEYS = ("share", "target", "fraction", "tokens", "documents")
+_SKIP_KEYS = ("error", "pool_", "max_", "repeated", "downsampled", "upweighted")
+
+
+def _wanted(key: str) -> bool:
+    low = key.lower()
+    return any(s in low for s in _SHARE_KEYS) and not any(s in low for s in _SKIP_KEYS)
+
+
+def _transposed(node: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """``{name: {metric: x}}`` (e.g. per tier or per mixing component) → ``{metric: {name: x}}``."""
+    out: dict[str, dict[str, float]] = {}
+    for name, stats in node.items():
+        if not isinstance(stats, Mapping):
+            return {}
+        for metric, value in stats.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and _wanted(metric):
+                out.setdefault(metric, {})[str(name)] = float(value)
+    return out
+
+
 def _shares_vs_targets(section: Any) -> dict[str, dict[str, float]]:
-    """Find ``{name: share}`` maps for actual and target shares in a tiers/mixing section (best effort)."""
+    """Find ``{name: share}`` maps (actual and target shares, tokens) in a tiers/mixing section (best effort).
+
+    Accepts both ``{metric: {name: x}}`` and ``{name: {metric: x}}`` layouts, at any depth.
+    """
     if not isinstance(section, Mapping):
         return {}
     found: dict[str, dict[str, float]] = {}
     stack: list[tuple[str, Any]] = [("", section)]
     while stack:
         prefix, node = stack.pop()
+        transposed = _transposed(node)
+        if transposed:
+            found.update({f"{prefix}{metric}": values for metric, values in transposed.items()})
+            continue
         for key, value in node.items():
             name = f"{prefix}{key}"
             nums = _numeric_map(value)
-            if nums is not None and any(s in key.lower() for s in ("share", "target", "fraction", "weight", "tokens")):
+            if nums is not None and _wanted(key):
                 found[name] = nums
             elif isinstance(value, Mapping):
                 stack.append((f"{name}.", value))
@@ -130,6 +158,9 @@ def _plot_funnel(rows: list[dict[str, Any]]) -> str | None:
 
 
 def _plot_shares(title: str, maps: dict[str, dict[str, float]]) -> str | None:
+    maps = {k: v for k, v in maps.items() if not set(v) <= {"min", "max", "mean"}}  # summary stats, not shares
+    shares = {k: v for k, v in maps.items() if "share" in k.rsplit(".", 1)[-1]}
+    maps = shares or maps
     if not maps:
         return None
     plt = _plt()

@@ -57,6 +57,8 @@ class CollapseConfig:
         ai_threshold: ``ai_score`` at or above which a document counts as AI.
         human_tiers: Tier names that count as verified-human tokens.
         alarms: ``(indicator, "min"|"max", bound)`` rules; crossing one raises an alarm.
+        alarm_skip_groups: Tiers whose indicators are not checked (declared or detected
+            synthetic data is expected to look synthetic).
     """
 
     enabled: bool = True
@@ -67,6 +69,7 @@ class CollapseConfig:
     ai_threshold: float = 0.5
     human_tiers: tuple[str, ...] = ("tier1",)
     alarms: tuple[tuple[str, str, float], ...] = field(default=DEFAULT_ALARMS)
+    alarm_skip_groups: tuple[str, ...] = ("curated_synthetic", "synthetic_detected")
 
     def __post_init__(self) -> None:
         self.settings()  # validates sizes and threshold
@@ -144,7 +147,9 @@ def _summary(groups: list[tuple[str, dict[str, Any]]], config: CollapseConfig, r
             "settings": {"sample_tokens": config.sample_tokens, "seed": config.seed, "ai_threshold": config.ai_threshold},
             "alarm_rules": [list(r) for r in config.alarms],
             "groups": by_group,
-            "alarms": check_alarms(by_group, config.alarms),
+            "alarms": check_alarms(
+                {g: v for g, v in by_group.items() if g not in config.alarm_skip_groups}, config.alarms
+            ),
         },
         sort_keys=False,
     )

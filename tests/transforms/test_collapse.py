@@ -72,6 +72,15 @@ def test_config_rejects_bad_values_and_missing_reference(tmp_path: Path) -> None
         MeasureCollapse(CollapseConfig(reference=str(tmp_path / "missing")), str(tmp_path))
 
 
+def test_synthetic_tiers_raise_no_alarms(tmp_path: Path) -> None:
+    docs = [Document(id=f"s{i}", text="same words again " * 5, tier="synthetic_detected", ai_score=0.99) for i in range(5)]
+    config = CollapseConfig(alarms=(("ai_above_threshold_share", "max", 0.2),))
+    with TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
+        _ = p | beam.Create(docs) | MeasureCollapse(config, str(tmp_path))
+    written = json.loads((tmp_path / "_work" / "stats" / "collapse.json").read_text())
+    assert [a["group"] for a in written["alarms"]] == ["all"]
+
+
 def test_alarms_fire_only_when_a_bound_is_crossed() -> None:
     groups = {"all": {"tail_mass": 0.01, "exact_dup_rate": 0.0}, "tier1": {"tail_mass": 0.2}}
     alarms = check_alarms(groups, [("tail_mass", "min", 0.05), ("exact_dup_rate", "max", 0.05)])
