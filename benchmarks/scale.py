@@ -1,0 +1,241 @@
+"""Scale benchmark: time and peak RSS of the whole pipeline (``configs/local.yaml``) by input size.
+
+Usage::
+
+    python benchmarks/scale.py                       # 10k and 100k documents, per-stage at 10k
+    python benchmarks/scale.py --sizes 10000 100000 1000000 --per-stage-size 10000
+
+Input: generated JSONL.zst of human prose (sentences of the Python reference docs that
+every Python ships, ``tailguard.pipelines.sample.human_paragraph_documents``), ~15
+sentences per document drawn by a seeded RNG, with 3 % exact and 3 % near duplicates
+planted so the dedup stages do real work.  Each run is ``tailguard run`` (``run_config``)
+with the stages ``configs/local.yaml`` enables, in a fresh interpreter on the in-process
+FnApiRunner (one process, one core); wall time, CPU time and peak RSS of that process come
+from ``wait4``, so ``docs_per_cpu_s`` (documents per CPU-second, start-up included) is the
+per-core throughput.
+
+Per stage: the stages are enabled cumulatively in pipeline order at ``--per-stage-size``;
+a stage's cost is the difference between consecutive runs (noisy when it is small).
+
+Prints ONE JSON object to stdout (progress to stderr): per size ``docs_per_s``,
+``docs_per_cpu_s``, ``peak_rss_mb``, wall and CPU seconds, and the ledger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import platform
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import emit
+
+REPO = Path(__file__).resolve().parents[1]
+_LOG = logging.getLogger("scale")
+SENTENCES_PER_DOC = (8, 22)
+EXACT_DUP_RATE = 0.03
+NEAR_DUP_RATE = 0.03
+
+
+def _sentence_pool() -> list[str]:
+    from tailguard.pipelines.sample import human_paragraph_documents
+
+    pool = []
+    for doc in human_paragraph_documents():
+        pool += [s.strip() for s in re.split(r"(?<=[.!?])\s+", doc) if len(s.split()) >= 5]
+    return list(dict.fromkeys(pool))
+
+
+def make_input(path: Path, n: int, seed: int = 0) -> dict[str, Any]:
+    """Write ``n`` documents as JSONL.zst; return size facts (bytes, text bytes)."""
+    rng = random.Random(seed)
+    pool = _sentence_pool()
+    texts: list[str] = []
+    text_bytes = 0
+    cctx = zstandard.ZstdCompressor(level=3)
+    with path.open("wb") as raw, cctx.stream_writer(raw) as out:
+        for i in range(n):
+            roll = rng.random()
+            if texts and roll < EXACT_DUP_RATE:
+                text = rng.choice(texts)
+            elif texts and roll < EXACT_DUP_RATE + NEAR_DUP_RATE:
+                words = rng.choice(texts).split(" ")
+                for j in rng.sample(range(len(words)), max(1, len(words) // 30)):
+                    words[j] = words[j].upper()
+                text = " ".join(words)
+            else:
+                text = " ".join(rng.sample(pool, rng.randint(*SENTENCES_PER_DOC)))
+            if len(texts) < 5000:
+                texts.append(text)
+            else:
+                texts[rng.randrange(5000)] = text
+            text_bytes += len(text.encode("utf-8"))
+            record = {"id": f"doc-{i:08d}", "text": text, "url": f"https://site{i % 997}.example/page/{i}"}
+            out.write(json.dumps(record).encode("utf-8") + b"\n")
+    return {"input_bytes": path.stat().st_size, "text_bytes": text_bytes, "sentence_pool": len(pool)}
+
+
+def run_once(input_path: str, output: str, enabled: list[str]) -> dict[str, Any]:
+    """Run the pipeline with local.yaml's settings and only ``enabled`` stages (in a child process)."""
+    logging.disable(logging.INFO)
+    from tailguard.pipelines.config import load_config
+    from tailguard.pipelines.curate import run_config
+
+    cfg = load_config(REPO / "configs" / "local.yaml")
+    stages = {
+        name: stage_cfg if name in enabled else dataclasses.replace(stage_cfg, enabled=False)
+        for name, stage_cfg in cfg.stages.items()
+    }
+    cfg = cfg.replace(inputs=(input_path,), output=output, stages=stages)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    result = run_config(cfg)
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    data = result.manifest.data
+    return {
+        # CPU of run_config alone (without interpreter start-up and imports).
+        "cpu_s": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+        "stages": data["stages"],
+        "ledger": data["ledger"],
+        "output_records": data["outputs"]["records"],
+    }
+
+
+def _child_main(input_path: str, output: str, enabled_csv: str, result_path: str) -> None:
+    result = run_once(input_path, output, [name for name in enabled_csv.split(",") if name])
+    Path(result_path).write_text(json.dumps(result))
+
+
+def _measure_in_child(input_path: Path, out_dir: Path, enabled: list[str]) -> dict[str, Any]:
+    """Run one pipeline in a fresh interpreter; its own peak RSS and CPU come from wait4."""
+    result_path = out_dir.with_suffix(".result.json")
+    cmd = [sys.executable, __file__, "--child", str(input_path), str(out_dir), ",".join(enabled), str(result_path)]
+    start = time.perf_counter()
+    process = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"pipeline run failed with exit code {process.returncode}: {' '.join(cmd)}")
+    result = json.loads(result_path.read_text())
+    # ru_maxrss is KB on Linux; wait4 covers the child (and any workers it waited for).
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "result": result,
+    }
+
+
+def measure(input_path: Path, out_dir: Path, enabled: list[str], docs: int) -> dict[str, Any]:
+    out = _measure_in_child(input_path, out_dir, enabled)
+    result, seconds = out["result"], out["seconds"]
+    ledger = result["ledger"]
+    return {
+        "docs": docs,
+        "stages": result["stages"],
+        "wall_s": round(seconds, 2),
+        "cpu_s": round(out["cpu_s"], 2),
+        "pipeline_cpu_s": round(result["cpu_s"], 2),
+        "docs_per_s": round(docs / seconds, 1),
+        "docs_per_cpu_s": round(docs / out["cpu_s"], 1),
+        "peak_rss_mb": out["peak_rss_mb"],
+        "kept": ledger["kept"],
+        "dropped": {stage: sum(r.values()) for stage, r in ledger["dropped"].items()},
+        "dead_letter": ledger["dead_letter"],
+        "balanced": ledger["balanced"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--per-stage-size", type=int, default=10_000, help="0 = skip the per-stage runs")
+    parser.add_argument("--workdir", default=None, help="keep inputs/outputs here (default: a temp dir)")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child_main(*args.child)
+        return
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s scale: %(message)s")
+    from tailguard.pipelines.config import load_config
+
+    enabled = [spec.name for spec, _ in load_config(REPO / "configs" / "local.yaml").enabled_stages()]
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        root = Path(tmp)
+        inputs: dict[int, dict[str, Any]] = {}
+
+        def input_for(n: int) -> Path:
+            path = root / f"in-{n}.jsonl.zst"
+            if n not in inputs:
+                t0 = time.perf_counter()
+                inputs[n] = make_input(path, n)
+                _LOG.info(
+                    "generated %d docs (%.1f MB) in %.0f s", n, inputs[n]["input_bytes"] / 1e6, time.perf_counter() - t0
+                )
+            return path
+
+        sizes: dict[str, Any] = {}
+        for n in args.sizes:
+            src = input_for(n)
+            sizes[str(n)] = measure(src, root / f"out-{n}", enabled, n)
+            sizes[str(n)]["text_mb"] = round(inputs[n]["text_bytes"] / 1e6, 1)
+            sizes[str(n)]["input_mb_zst"] = round(inputs[n]["input_bytes"] / 1e6, 1)
+            _LOG.info("%d docs: %s", n, json.dumps(sizes[str(n)]))
+
+        per_stage: list[dict[str, Any]] = []
+        if args.per_stage_size:
+            n = args.per_stage_size
+            src = input_for(n)
+            previous: dict[str, Any] | None = None
+            for k in range(len(enabled) + 1):
+                run = measure(src, root / f"stage-{n}-{k}", enabled[:k], n)
+                label = "read+write only" if k == 0 else enabled[k - 1]
+                per_stage.append(
+                    {
+                        "added_stage": label,
+                        "cumulative_wall_s": run["wall_s"],
+                        "cumulative_cpu_s": run["cpu_s"],
+                        "stage_cpu_s": round(run["cpu_s"] - previous["cpu_s"], 2) if previous else run["cpu_s"],
+                        "docs_in_after_stage": run["kept"],
+                        "peak_rss_mb": run["peak_rss_mb"],
+                    }
+                )
+                _LOG.info("per-stage %d/%d (%s): %s", k, len(enabled), label, json.dumps(per_stage[-1]))
+                previous = run
+
+    emit(
+        {
+            "benchmark": "scale",
+            "what": "tailguard run with configs/local.yaml stages, generated JSONL.zst, FnApiRunner in_memory (1 process)",
+            "stages_enabled": enabled,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "note": "shared 2-core machine: other jobs ran at the same time, so wall times are upper bounds",
+            },
+            "input": {
+                "generator": "sentences of the Python reference docs, 8-22 per doc, 3% exact + 3% near duplicates",
+                **({str(n): v for n, v in inputs.items()}),
+            },
+            "sizes": sizes,
+            "per_stage": {"docs": args.per_stage_size, "runs": per_stage},
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
