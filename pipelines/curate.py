@@ -74,7 +74,7 @@ def _build_dag(
     for spec, stage_cfg in stages_to_run:
         stages[spec.name] = docs | spec.label >> spec.build(stage_cfg, context)
         docs = stages[spec.name].docs
-    _ = docs | "WriteCorpus" >> WriteCorpus(write, out, context.num_shards)
+    _ = docs | "WriteCorpus" >> WriteCorpus(write, out, context.num_shards, context.seed)
     if final and cfg.collapse.enabled:
         _ = docs | "MeasureCollapse" >> MeasureCollapse(cfg.collapse, out)
     for name, result in stages.items():
@@ -183,8 +183,7 @@ def _run_resumable(cfg: CurationConfig, options: PipelineOptions, files: list[tu
         if FileSystems.exists(batch_dir):
             FileSystems.delete([batch_dir])
         _LOG.info("ingest batch %d/%d: %d files -> %s", index + 1, len(batches), len(paths), batch_dir)
-        checkpoint = WriteConfig(format="jsonl.zst", num_shards=len(paths), seed=cfg.write.seed,
-                                 rejected_text=cfg.write.rejected_text)
+        checkpoint = WriteConfig(format="jsonl.zst", num_shards=len(paths), rejected_text=cfg.write.rejected_text)
         context = RunContext(batch_dir, cfg.seed, len(paths))
         p = _pipeline(options)
         _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(paths), final=False)

@@ -238,7 +238,6 @@ class WriteConfig:
         format: ``parquet`` (default) or ``jsonl.zst``.
         num_shards: Number of corpus shards; 0 = one per ``shard_target_mb`` of input.
         shard_target_mb: Input megabytes per shard when ``num_shards`` is 0.
-        seed: Seed of the deterministic shard assignment and in-shard order.
         rejected_text: Keep the text of rejected documents (counts are always kept).
         parquet_row_group_rows: Rows per Parquet row group.
         zstd_level: Compression level of ``.zst`` outputs.
@@ -247,7 +246,6 @@ class WriteConfig:
     format: CorpusFormat = "parquet"
     num_shards: int = 0
     shard_target_mb: int = 256
-    seed: int = 0
     rejected_text: bool = True
     parquet_row_group_rows: int = 10_000
     zstd_level: int = 3
@@ -353,21 +351,23 @@ class WriteCorpus(beam.PTransform):
         config: Write options.
         output_dir: Run output directory.
         num_shards: Resolved shard count (see :meth:`WriteConfig.resolve_shards`).
+        seed: The run seed (shard assignment and in-shard order hash it with the id).
 
     Returns (from ``expand``):
         A PCollection of JSON lines describing the written shards.
     """
 
-    def __init__(self, config: WriteConfig, output_dir: str, num_shards: int) -> None:
+    def __init__(self, config: WriteConfig, output_dir: str, num_shards: int, seed: int = 0) -> None:
         super().__init__()
         if num_shards <= 0:
             raise ValueError("WriteCorpus needs num_shards > 0")
         self._config = config
         self._output_dir = output_dir
         self._num_shards = num_shards
+        self._seed = seed
 
     def expand(self, docs: PCollection) -> PCollection:
-        seed, n = self._config.seed, self._num_shards
+        seed, n = self._seed, self._num_shards
         # (shard, (order_key, doc))
         keyed = docs | "KeyByShard" >> beam.FlatMap(_copies, seed, n)
         every_shard = docs.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(n)])

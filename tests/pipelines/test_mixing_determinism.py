@@ -62,7 +62,7 @@ def mixed_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     _write_jsonl(root / "synthetic_curated.jsonl", "synthetic", 300)
     config = {
         "seed": 7,
-        "write": {"format": "jsonl.zst", "num_shards": 3, "seed": 7},
+        "write": {"format": "jsonl.zst", "num_shards": 3},
         "tiers": {
             "source_labels": {
                 "verified_human": ["*human_books*"],
