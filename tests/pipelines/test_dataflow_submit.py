@@ -15,6 +15,7 @@ autoscaling, Dataflow Shuffle) is listed in docs/deploy.md.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import tarfile
@@ -142,4 +143,27 @@ def test_template_staging_writes_job_json_with_sdist_and_sdk_image(tmp_path: Pat
     # Runner v2 keeps the steps in the staged pipeline proto that the job JSON points to.
     proto = beam_runner_api_pb2.Pipeline.FromString(Path(options["pipelineUrl"]).read_bytes())
     assert _expected_labels(cfg) <= _top_level_labels(proto)
+    assert no_network == []
+
+
+def _flex_template_main() -> Any:
+    spec = importlib.util.spec_from_file_location("tailguard_flex_main", REPO / "deploy" / "dataflow" / "main.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_flex_template_entry_point_accepts_every_metadata_parameter(no_network: list[Any]):
+    metadata = json.loads((REPO / "deploy" / "dataflow" / "metadata.json").read_text())
+    values = {
+        "input": "gs://tailguard-ci-fake/crawl/*.warc.gz",
+        "output": "gs://tailguard-ci-fake/runs/flex",
+        "config": str(REPO / "configs" / "dataflow.yaml"),
+        "overwrite": "false",
+    }
+    assert {p["name"] for p in metadata["parameters"]} == set(values)
+    # The launcher passes template parameters and Dataflow options as --name=value.
+    argv = [f"--{name}={value}" for name, value in values.items()] + FAKE_GCP + ["--dry_run=True"]
+    assert _flex_template_main().main(argv) == 0
     assert no_network == []
