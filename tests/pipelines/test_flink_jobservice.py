@@ -121,13 +121,16 @@ def tiny_jsonl(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sent_to_job_service(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Record the pipeline proto and the encoded options the runner sends in PrepareJob."""
-    sent: dict[str, Any] = {}
+    """Record the pipeline protos and the encoded options the runner sends in PrepareJob.
+
+    A run may submit more than one job (the resumable ingest phase, then the rest).
+    """
+    sent: dict[str, Any] = {"pipelines": []}
     original_prepare = portable_runner.JobServiceHandle.prepare
     original_options = portable_runner.JobServiceHandle.get_pipeline_options
 
     def prepare(self: Any, proto_pipeline: beam_runner_api_pb2.Pipeline) -> Any:
-        sent["pipeline"] = proto_pipeline
+        sent["pipelines"].append(proto_pipeline)
         return original_prepare(self, proto_pipeline)
 
     def get_pipeline_options(self: Any) -> Any:
@@ -188,10 +191,10 @@ def test_flink_runner_options_run_end_to_end_through_job_service(
     assert int(options["parallelism"]) == cfg.pipeline.options["parallelism"]
     assert options["environment_type"] == environment_type
     assert options["job_endpoint"] == job_endpoint
-    proto = sent_to_job_service["pipeline"]
-    urns = {env.urn for env in proto.components.environments.values()}
+    protos = sent_to_job_service["pipelines"]
+    urns = {env.urn for proto in protos for env in proto.components.environments.values()}
     assert urns == {"beam:env:external:v1"}  # LOOPBACK is sent as an external pool living in this process
-    labels = {t.unique_name for t in proto.components.transforms.values()}
+    labels = {t.unique_name.rsplit("/", 1)[-1] for proto in protos for t in proto.components.transforms.values()}
     assert {"ReadCrawl", "WriteCorpus", "WriteLedger"} <= labels
     assert {spec.label for spec, _ in cfg.enabled_stages()} <= labels
 
