@@ -93,32 +93,36 @@ class FastTextDetector:
                     )
             model = None
             # fastText 0.9.3 sporadically aborts with "Encountered NaN" (seen with 2 hogwild threads on
-            # the leave-one-out sets): retry with a lower learning rate on one thread, then without
-            # character subwords.  The attempt used is logged in the model (``fallback_attempt``).
-            for attempt in range(4):
+            # the leave-one-out sets): retry with other thread counts / learning rates, then without
+            # character subwords (a warning is logged).
+            attempts = [  # (lr divisor, threads, char subwords)
+                (1, params.threads, True),
+                (2, 1, True),
+                (2, 2, True),
+                (4, 2, False),
+            ]
+            for attempt, (divisor, threads, subwords) in enumerate(attempts):
                 try:
                     model = fasttext.train_supervised(
                         input=path,
                         epoch=params.epoch,
-                        lr=params.lr / (2**attempt),
+                        lr=params.lr / divisor,
                         dim=params.dim,
                         wordNgrams=params.word_ngrams,
-                        minn=params.minn if attempt < 3 else 0,
-                        maxn=params.maxn if attempt < 3 else 0,
+                        minn=params.minn if subwords else 0,
+                        maxn=params.maxn if subwords else 0,
                         minCount=params.min_count,
                         bucket=params.bucket,
-                        thread=params.threads if attempt == 0 else 1,
+                        thread=threads,
                         seed=params.seed + attempt,
                         loss="softmax",
                         verbose=0,
                     )
                     break
                 except RuntimeError as exc:
-                    if "NaN" not in str(exc) or attempt == 3:
+                    if "NaN" not in str(exc) or attempt == len(attempts) - 1:
                         raise
-                    logging.getLogger(__name__).warning(
-                        "fastText training hit NaN (attempt %d); retrying", attempt
-                    )
+                    logging.getLogger(__name__).warning("fastText training hit NaN (attempt %d); retrying", attempt)
         finally:
             os.unlink(path)
         return cls(model, params)
