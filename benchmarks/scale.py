@@ -165,6 +165,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--per-stage-size", type=int, default=10_000, help="0 = skip the per-stage runs")
     parser.add_argument("--workdir", default=None, help="keep inputs/outputs here (default: a temp dir)")
+    parser.add_argument(
+        "--warc",
+        default=None,
+        help="also run the pipeline once on these WARC files (glob), e.g. "
+        "../shared/data/crawl/derived/trafilatura-eval-pages.warc.gz: HTML extraction cost per page",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -217,6 +223,33 @@ def main() -> None:
                 _LOG.info("per-stage %d/%d (%s): %s", k, len(enabled), label, json.dumps(per_stage[-1]))
                 previous = run
 
+        warc: dict[str, Any] = {}
+        if args.warc:
+            import glob
+
+            files = sorted(glob.glob(args.warc))
+            if not files:
+                parser.error(f"--warc {args.warc!r} matches no files")
+            warc_bytes = sum(os.path.getsize(f) for f in files)
+            run = _measure_in_child(Path(args.warc), root / "out-warc", enabled)
+            ledger = run["result"]["ledger"]
+            records = ledger["input_records"]
+            warc = {
+                "files": len(files),
+                "warc_mb": round(warc_bytes / 1e6, 1),
+                "records": records,
+                "kept": ledger["kept"],
+                "dropped": {stage: sum(r.values()) for stage, r in ledger["dropped"].items()},
+                "dead_letter": ledger["dead_letter"],
+                "balanced": ledger["balanced"],
+                "wall_s": round(run["seconds"], 2),
+                "cpu_s": round(run["cpu_s"], 2),
+                "records_per_cpu_s": round(records / run["cpu_s"], 1),
+                "warc_mb_per_cpu_s": round(warc_bytes / 1e6 / run["cpu_s"], 3),
+                "peak_rss_mb": run["peak_rss_mb"],
+            }
+            _LOG.info("warc: %s", json.dumps(warc))
+
     emit(
         {
             "benchmark": "scale",
@@ -233,6 +266,8 @@ def main() -> None:
             },
             "sizes": sizes,
             "per_stage": {"docs": args.per_stage_size, "runs": per_stage},
+            "warc": warc,
+            "not_run": {str(n): "not run (see deploy/SCALING.md)" for n in (1_000_000,) if n not in args.sizes},
         }
     )
 
