@@ -131,7 +131,11 @@ def _leave_one_source_out(
             out["per_source"][name] = {"error": str(exc)}
             continue
         report = evaluate_rows(detector, test)
-        out["per_source"][name] = {"train_rows": len(train), **report["overall"]}
+        out["per_source"][name] = {
+            "train_rows": len(train),
+            "detectors": detector.info.detectors,
+            **report["overall"],
+        }
     done = [
         v for v in out["per_source"].values() if "auroc" in v and v["auroc"] is not None
     ]

@@ -302,17 +302,23 @@ def train_rows(
     )
     base_docs = [prepared[i] for i in base_idx]
     detectors: list[Detector] = []
+    skipped: dict[str, str] = {}
     for name in config.detectors:
         started = time.perf_counter()
         params = dict(config.params.get(name, {}))
         if name == "fasttext":
             params.setdefault("seed", config.seed)
-        detectors.append(
-            DETECTORS[name].train(base_docs, labels[base_idx].tolist(), params)
-        )
-        say(
-            f"trained {name} on {len(base_idx)} texts in {time.perf_counter() - started:.1f}s"
-        )
+        try:
+            detectors.append(DETECTORS[name].train(base_docs, labels[base_idx].tolist(), params))
+        except RuntimeError as exc:
+            # fastText 0.9.3 can abort with "Encountered NaN" on some inputs even after its retries:
+            # train the rest of the ensemble and record the gap instead of failing the whole run.
+            if len(config.detectors) == 1:
+                raise
+            skipped[name] = str(exc)
+            say(f"WARNING: {name} failed to train ({exc}); ensemble continues without it")
+            continue
+        say(f"trained {name} on {len(base_idx)} texts in {time.perf_counter() - started:.1f}s")
     rest_idx = np.flatnonzero(roles != "base")
     rest_docs = [prepared[i] for i in rest_idx]
     feats = np.hstack([d.features(rest_docs) for d in detectors])
@@ -330,6 +336,7 @@ def train_rows(
     human = calib_scores[calib_labels == 0]
     thresholds = {f"{f:g}": calibrate_threshold(human, f) for f in config.target_fprs}
     metrics: dict[str, Any] = {
+        "skipped_detectors": skipped,
         "calib_rows": len(calib_labels),
         "calib_human_rows": int((calib_labels == 0).sum()),
         "calib_auroc": auroc(calib_scores, calib_labels),
@@ -354,7 +361,7 @@ def train_rows(
     info = ModelInfo(
         name=config.name,
         config=json_safe(asdict(config)),
-        detectors=list(config.detectors),
+        detectors=[d.name for d in detectors],
         feature_names=feature_names,
         stacker=stacker.to_json(),
         platt={"a": platt[0], "b": platt[1]},
