@@ -586,6 +586,7 @@ def run_benchmark(settings: BenchSettings, workers: int = 1, out_dir: str | None
             settings_out[f"{c}/{d}"]["task_seconds"] = [r["seconds"] for r in group]
             settings_out[f"{c}/{d}"]["pool_wrapped"] = any(r["pool_wrapped"] for r in group)
             settings_out[f"{c}/{d}"]["detector_thresholds"] = [r["detector_thresholds"] for r in group]
+            settings_out[f"{c}/{d}"]["detector_kinds"] = [r["detector_kinds"] for r in group]
     primary = next(iter(settings_out))
     verdicts = {k: v["verdict"] for k, v in settings_out.items()}
     table = seed_table(settings_out[primary])
