@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
+
 from tailguard.filters.collapse.corpora import available_corpora, load_corpus
 from tailguard.filters.collapse.indicators import distinct_n
 from tailguard.filters.collapse.ngram import KneserNeyTrigram, Vocabulary, tokenize

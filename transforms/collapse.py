@@ -17,6 +17,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
+
 from tailguard.filters.collapse.indicators import CollapseAccumulator, IndicatorSettings
 from tailguard.filters.collapse.ngram import tokenize
 from tailguard.filters.collapse.reference import Reference, load_reference

@@ -119,7 +119,10 @@ class KneserNeyTrigram:
     def trigram_counts(self) -> list[tuple[str, str, str, int]]:
         """The training trigram counts as words (``<s>`` for the start padding), sorted."""
         words = self.vocab.words
-        name = lambda i: BOS if i < 0 else words[i]
+
+        def name(i: int) -> str:
+            return BOS if i < 0 else words[i]
+
         return sorted((name(u), name(v), name(w), c) for (u, v, w), c in self._tri.items())
 
     @classmethod
@@ -127,7 +130,10 @@ class KneserNeyTrigram:
         """Rebuild a model from :meth:`trigram_counts` output (used by saved reference snapshots)."""
         model = cls(vocab, [])
         index = model._index
-        ident = lambda t: -1 if t == BOS else index.get(t, 0)
+
+        def ident(t: str) -> int:
+            return -1 if t == BOS else index.get(t, 0)
+
         tri: Counter[tuple[int, int, int]] = Counter()
         for u, v, w, c in counts:
             tri[(ident(u), ident(v), ident(w))] += int(c)

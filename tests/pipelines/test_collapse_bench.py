@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from tailguard.pipelines.cli import main
 from tailguard.pipelines.collapse_bench import (
     CONDITIONS,

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from tailguard.pipelines.report import build_report, write_report
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,6 +10,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
+
 from tailguard.filters.collapse.indicators import IndicatorSettings, accumulate
 from tailguard.filters.collapse.reference import (
     build_reference,
