@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.resources
+import json
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from tailguard.filters.collapse.reference import build_reference, save_reference
 from tailguard.filters.detect.ensemble import train_detector
 from tailguard.pipelines.config import CurationConfig, config_from_dict
 from tailguard.pipelines.curate import run_config
@@ -60,6 +62,11 @@ def demo_config(sample: SampleInfo, output_dir: str, work_dir: Path) -> Curation
     train_detector([str(sample.labelled_train)], str(model_dir))
     data.setdefault("detect_ai", {}).update({"enabled": True, "model_dir": str(model_dir)})
     data.setdefault("decide_ai", {}).update({"enabled": True, "action": "tag", "model_dir": str(model_dir)})
+    # A human reference snapshot, so the report shows tail-loss indicators against it.
+    reference_dir = work_dir / "reference"
+    human_texts = [json.loads(line)["text"] for line in sample.verified_human.open(encoding="utf-8")]
+    save_reference(build_reference(human_texts, [str(sample.verified_human)]), reference_dir)
+    data.setdefault("collapse", {})["reference"] = str(reference_dir)
     return config_from_dict(data)
 
 
