@@ -207,8 +207,9 @@ def stage_rows(ledger: dict[str, Any], stage_order: list[str]) -> list[tuple[str
     return rows
 
 
-def print_summary(manifest: Manifest, output_dir: str, stream: TextIO = sys.stdout) -> None:
+def print_summary(manifest: Manifest, output_dir: str, stream: TextIO | None = None) -> None:
     """Print a per-stage table (in, kept, drop reasons, dead letter) and the output path."""
+    stream = stream or sys.stdout  # looked up per call, so redirected stdout is honoured
     data = manifest.data
     ledger = data["ledger"]
     rows = stage_rows(ledger, data["stages"])
