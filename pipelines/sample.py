@@ -156,7 +156,8 @@ class _TrigramSampler:
         return "\n\n".join(paragraphs)
 
     def _sentence(self, rng: random.Random, limit: int = 60) -> list[str]:
-        a, b, out = "<s>", "<s>", []
+        a, b = "<s>", "<s>"
+        out: list[str] = []
         while len(out) < limit:
             choices = self._next.get((a, b))
             if not choices:

@@ -329,7 +329,7 @@ class _WriteShardFn(beam.DoFn):
 
     def _write_jsonl_zst(self, writer: _HashingWriter, docs: list[Document]) -> None:
         compressor = zstandard.ZstdCompressor(level=self._config.zstd_level)
-        with compressor.stream_writer(writer, closefd=False) as out:
+        with compressor.stream_writer(writer, closefd=False) as out:  # type: ignore[arg-type]
             for doc in docs:
                 out.write(json.dumps(doc.to_json_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
                 out.write(b"\n")

@@ -247,7 +247,7 @@ class NgramDetector:
             np.savez_compressed(
                 os.path.join(directory, f"ngram_{side}.npz"),
                 bits=np.array(lm.bits),
-                **lm.tables(),
+                **lm.tables(),  # type: ignore[arg-type]
             )
 
     @classmethod

@@ -6,7 +6,7 @@ import gzip
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeAlias
 
 import zstandard
 
@@ -63,7 +63,7 @@ class RecordError:
     snippet: str = ""
 
 
-ReadItem = Document | Skip | RecordError
+ReadItem: TypeAlias = Document | Skip | RecordError
 Reader = Callable[[str, BinaryIO, ReaderOptions], Iterator[ReadItem]]
 
 
@@ -151,7 +151,7 @@ def open_decompressed(raw: BinaryIO, compression: str | None) -> BinaryIO:
     if compression == ".gz":
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if compression in (".zst", ".zstd"):
-        return io.BufferedReader(_ZstdFramesReader(raw))  # type: ignore[return-value]
+        return io.BufferedReader(_ZstdFramesReader(raw))
     return raw
 
 
