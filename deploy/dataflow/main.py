@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
+
 from tailguard.pipelines.config import load_config
 from tailguard.pipelines.curate import build_pipeline, parse_run_args
 from tailguard.pipelines.stages import RunContext

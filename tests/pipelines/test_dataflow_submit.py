@@ -27,6 +27,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.portability.api import beam_runner_api_pb2
+
 from tailguard.pipelines.config import CurationConfig, load_config
 from tailguard.pipelines.curate import build_pipeline
 from tailguard.pipelines.stages import RunContext

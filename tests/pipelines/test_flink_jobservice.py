@@ -32,9 +32,9 @@ from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.job import utils as job_utils
 from apache_beam.runners.portability import portable_runner
 from apache_beam.transforms import environments
+
 from tailguard.pipelines.config import CurationConfig, load_config
 from tailguard.pipelines.curate import run_config
-
 from tests.pipelines.helpers import read_jsonl_zst_dir
 
 pytestmark = pytest.mark.flink

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from tailguard.pipelines.config import load_config
 from tailguard.pipelines.curate import run_config
-
 from tests.pipelines.helpers import read_jsonl_zst_dir
 
 REPO = Path(__file__).resolve().parents[2]
