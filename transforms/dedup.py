@@ -19,12 +19,15 @@ Elements in: :class:`Document`.  Out: :class:`StageOutputs`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import apache_beam as beam
-from apache_beam.pvalue import PCollection, TaggedOutput
+import numpy as np
+from apache_beam.pvalue import AsList, AsSingleton, PCollection, TaggedOutput
+from apache_beam.transforms.window import GlobalWindows
 
 from tailguard.filters.dedup import (
     SURVIVOR_CRITERIA,
@@ -32,14 +35,15 @@ from tailguard.filters.dedup import (
     MinHasher,
     ShingleType,
     TextNormalization,
-    band_keys,
+    band_hashes,
     bucket_edges,
+    candidate_buckets,
+    cap_bucket,
     label_id,
     large_star,
     line_key,
     normalize_url,
     optimal_params,
-    sample_bucket,
     settle_children,
     shingles,
     small_star,
@@ -57,6 +61,8 @@ EXACT_STAGE = "dedup_exact"
 NEAR_STAGE = "dedup_near"
 _VERDICT = "verdict"
 _STATS = "stats"
+_SIGS = "signatures"
+_EDGES = "edges"
 
 
 def _check_survivor_fields(order: tuple[str, ...], section: str) -> None:
@@ -331,6 +337,13 @@ class DedupNearConfig:
             converged as their own clusters (never merged wrongly, never dropped);
             ``fail`` fails the run.
         batch_size: Documents signed per numpy batch.
+        band_shard_size: Band entries (document x band) per shard of the bucket
+            pass.  Band keys are hashed into ``ceil(docs * bands / band_shard_size)``
+            shards, each signing batch sends one record per shard it touches, and
+            one shard's buckets are formed in memory — so memory per shard stays
+            near this size whatever the corpus size, and the shuffle carries a few
+            records per batch instead of one per (document, band).  Results do not
+            depend on it.
         tier_preference: Provenance tiers, most preferred first (survivor order).
         quality_key: Key of ``doc.quality`` whose higher value is preferred.
         survivor_order: Survivor criteria in priority order (``id`` always breaks ties).
@@ -353,6 +366,7 @@ class DedupNearConfig:
     max_rounds: int = 10
     on_unconverged: Literal["keep_separate", "fail"] = "keep_separate"
     batch_size: int = 256
+    band_shard_size: int = 50_000
     tier_preference: tuple[str, ...] = ()
     quality_key: str = "score"
     survivor_order: tuple[str, ...] = SURVIVOR_CRITERIA
@@ -378,6 +392,8 @@ class DedupNearConfig:
             raise ValueError("dedup_near.max_rounds must be >= 1")
         if self.batch_size < 1:
             raise ValueError("dedup_near.batch_size must be >= 1")
+        if self.band_shard_size < 1:
+            raise ValueError("dedup_near.band_shard_size must be >= 1")
         _check_survivor_fields(self.survivor_order, NEAR_STAGE)
 
     def lsh_params(self) -> LshParams:
@@ -392,7 +408,12 @@ class DedupNearConfig:
 
 
 class _SignBatchFn(beam.DoFn):
-    """A batch of documents → (band key, (label, signature bytes)) per document and band."""
+    """A batch of documents → one band record per shard touched (+ (label, signature) when verifying).
+
+    Band record: ``(shard, (labels, band keys as uint64 (entries, 2) bytes,
+    label index per entry as int32 bytes))`` — compact 128-bit band keys and
+    labels only; the 512-byte signature travels once per document, not once per band.
+    """
 
     def __init__(self, config: DedupNearConfig, params: LshParams) -> None:
         self._config = config
@@ -403,50 +424,121 @@ class _SignBatchFn(beam.DoFn):
         self._hasher = MinHasher(self._config.num_perm, self._config.seed)
         self._inc = make_counter(NEAR_STAGE)
 
-    def process(self, batch: list[Document]) -> Iterator[Any]:
+    def process(self, batch: list[Document], shards: int) -> Iterator[Any]:
         cfg = self._config
         sets = [shingles(d.text, cfg.shingle, cfg.ngram, cfg.lowercase) for d in batch]
-        signatures = self._hasher.signatures(sets)
-        for doc, shingle_set, sig in zip(batch, sets, signatures):
-            if not shingle_set:  # nothing to compare: never a near-duplicate
-                self._inc("no_shingles", 1)
-                yield TaggedOutput(_STATS, ("no_shingles", 1))
-                continue
-            label = _label(doc, cfg.tier_preference, cfg.quality_key, cfg.survivor_order)
-            payload = sig.astype("<u4").tobytes() if cfg.verify_jaccard else b""
-            for key in band_keys(sig, self._params):
-                yield key, (label, payload)
         self._inc("signed", len(batch))
         yield TaggedOutput(_STATS, ("signed", len(batch)))
+        signable = [i for i, shingle_set in enumerate(sets) if shingle_set]
+        if len(signable) < len(batch):  # nothing to compare: never a near-duplicate
+            self._inc("no_shingles", len(batch) - len(signable))
+            yield TaggedOutput(_STATS, ("no_shingles", len(batch) - len(signable)))
+        if not signable:
+            return
+        signatures = self._hasher.signatures([sets[i] for i in signable])
+        labels = [_label(batch[i], cfg.tier_preference, cfg.quality_key, cfg.survivor_order) for i in signable]
+        if cfg.verify_jaccard:
+            payload = signatures.astype("<u4")
+            for label, sig in zip(labels, payload):
+                yield TaggedOutput(_SIGS, (label, sig.tobytes()))
+        keys = band_hashes(signatures, self._params).reshape(-1, 2)
+        owner = np.repeat(np.arange(len(labels), dtype=np.int32), self._params.bands)
+        shard = keys[:, 0] % np.uint64(shards)
+        order = np.argsort(shard, kind="stable")
+        cuts = np.flatnonzero(np.diff(shard[order])) + 1
+        for part in np.split(order, cuts):
+            docs_in_part, local = np.unique(owner[part], return_inverse=True)
+            yield (
+                int(shard[part[0]]),
+                ([labels[i] for i in docs_in_part.tolist()], keys[part].tobytes(), local.astype("<i4").tobytes()),
+            )
 
 
-class _BucketEdgesFn(beam.DoFn):
-    """One LSH bucket → star edges (child label, parent label) of its similar members."""
+class _ShardBucketsFn(beam.DoFn):
+    """One shard's band entries → its buckets with >= 2 members, capped and deduplicated.
 
-    def __init__(self, cap: int, cutoff: float | None) -> None:
+    With verification: ``(label, set id)`` per member of each distinct member set
+    (joined with signatures next).  Without: star edges (member, bucket minimum).
+    """
+
+    def __init__(self, cap: int, verify: bool) -> None:
         self._cap = cap
+        self._verify = verify
+
+    def setup(self) -> None:
+        self._inc = make_counter(NEAR_STAGE)
+
+    def process(self, element: tuple[int, Iterable[tuple[list[str], bytes, bytes]]]) -> Iterator[Any]:
+        _, records = element
+        labels: list[str] = []
+        keys, owners = [], []
+        for record_labels, record_keys, record_owners in records:
+            owners.append(np.frombuffer(record_owners, dtype="<i4").astype(np.int64) + len(labels))
+            keys.append(np.frombuffer(record_keys, dtype=np.uint64).reshape(-1, 2))
+            labels.extend(record_labels)
+        if not keys:
+            return
+        all_keys, all_owners = np.concatenate(keys), np.concatenate(owners)
+        buckets = candidate_buckets(all_keys)
+        seen: set[tuple[str, ...]] = set()
+        hot = skipped = 0
+        for entries in buckets:
+            members = {labels[i] for i in all_owners[entries].tolist()}
+            if len(members) < 2:
+                continue
+            high, low = (int(x) for x in all_keys[entries[0]])
+            set_id = f"{high:016x}{low:016x}"
+            if len(members) > self._cap:
+                hot += 1
+                skipped += len(members) - self._cap
+            kept = tuple(cap_bucket(list(members), set_id, self._cap))
+            if kept in seen:  # the same members met in another band: one check is enough
+                continue
+            seen.add(kept)
+            if self._verify:
+                for label in kept:
+                    yield label, set_id
+            else:
+                for label in kept[1:]:
+                    yield TaggedOutput(_EDGES, (label, kept[0]))
+        counts = {"candidate_buckets": len(buckets), "candidate_sets": len(seen)}
+        counts.update({"hot_buckets": hot, "hot_bucket_members_skipped": skipped} if hot else {})
+        for name, value in counts.items():
+            if value:
+                self._inc(name, value)
+                yield TaggedOutput(_STATS, (name, value))
+
+
+def _attach_signature(element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, bytes]]]:
+    """(label, {sig, sets}) → (set id, (label, signature)) for every candidate set of the label."""
+    label, grouped = element
+    for sig in list(grouped["sig"])[:1]:
+        for set_id in grouped["sets"]:
+            yield set_id, (label, sig)
+
+
+class _VerifySetFn(beam.DoFn):
+    """One candidate set with signatures → star edges (child label, parent label) of its verified pairs."""
+
+    def __init__(self, cutoff: float | None) -> None:
         self._cutoff = cutoff
 
     def setup(self) -> None:
         self._inc = make_counter(NEAR_STAGE)
 
-    def process(self, element: tuple[bytes, Iterable[tuple[str, bytes]]]) -> Iterator[Any]:
-        band_key, members = element
-        kept, size = sample_bucket(members, band_key, self._cap)
-        if size < 2:
-            return
-        yield TaggedOutput(_STATS, ("candidate_buckets", 1))
-        if size > self._cap:
-            self._inc("hot_buckets", 1)
-            self._inc("hot_bucket_members_skipped", size - self._cap)
-            yield TaggedOutput(_STATS, ("hot_buckets", 1))
-            yield TaggedOutput(_STATS, ("hot_bucket_members_skipped", size - self._cap))
-        verdict = bucket_edges(kept, self._cutoff)
+    def process(self, element: tuple[str, Iterable[tuple[str, bytes]]]) -> Iterator[Any]:
+        _, members = element
+        verdict = bucket_edges(sorted(members), self._cutoff)
+        if verdict.compared:
+            yield TaggedOutput(_STATS, ("candidate_pairs_compared", verdict.compared))
         if verdict.rejected:
             self._inc("candidate_pairs_rejected", verdict.rejected)
-            yield TaggedOutput(_STATS, ("candidate_pairs_compared", verdict.compared))
             yield TaggedOutput(_STATS, ("candidate_pairs_rejected", verdict.rejected))
         yield from verdict.edges
+
+
+def _shard_count(docs: int, bands: int, shard_size: int) -> int:
+    return max(1, math.ceil(docs * bands / shard_size))
 
 
 def _both_directions(edge: tuple[str, str]) -> Iterator[tuple[str, str]]:
@@ -459,24 +551,30 @@ def _larger_first(edge: tuple[str, str]) -> tuple[str, str]:
 
 
 class _StarFn(beam.DoFn):
-    """(node, neighbours) → large-star or small-star edges; counts changes per round."""
+    """(node, neighbours) → large-star or small-star edges; counts changes per round (once per bundle)."""
 
     def __init__(self, kind: str, round_index: int) -> None:
         self._kind = kind
-        self._round = round_index
+        self._name = f"cc_changed_round_{round_index:02d}"
+        self._changed = 0
 
     def setup(self) -> None:
         self._inc = make_counter(NEAR_STAGE)
+
+    def start_bundle(self) -> None:
+        self._changed = 0
 
     def process(self, element: tuple[str, Iterable[str]]) -> Iterator[Any]:
         node, neighbours = element
         step = large_star if self._kind == "large" else small_star
         edges, changed = step(node, [v for v in neighbours if v != node])
-        if changed:
-            name = f"cc_changed_round_{self._round:02d}"
-            self._inc(name, changed)
-            yield TaggedOutput(_STATS, (name, changed))
+        self._changed += changed
         yield from edges
+
+    def finish_bundle(self) -> Iterator[Any]:
+        if self._changed:
+            self._inc(self._name, self._changed)
+            yield TaggedOutput(_STATS, GlobalWindows.windowed_value((self._name, self._changed)))
 
 
 class _ChildParentsFn(beam.DoFn):
@@ -578,6 +676,19 @@ class _StatsJsonFn(beam.DoFn):
         yield json.dumps(out, sort_keys=True)
 
 
+class _BypassIfConvergedFn(beam.DoFn):
+    """Edge → main (another round) or ``done`` when the previous round changed nothing.
+
+    A round of large-star + small-star with no change is a fixed point (Kiveris
+    et al. 2014, termination condition), so later rounds would return the same
+    edges: they are skipped and their shuffles run empty.
+    """
+
+    def process(self, edge: tuple[str, str], large: list[Any], small: list[Any]) -> Iterator[Any]:
+        # large/small: the previous round's (name, changes) records, one per bundle that changed anything
+        yield edge if (large or small) else TaggedOutput("done", edge)
+
+
 class _ConnectedComponents(beam.PTransform):
     """Edges (child, parent) → (child id, root id), by alternating large-star / small-star rounds."""
 
@@ -587,7 +698,15 @@ class _ConnectedComponents(beam.PTransform):
 
     def expand(self, edges: PCollection) -> tuple[PCollection, list[PCollection]]:
         stats: list[PCollection] = []
+        finished: list[PCollection] = []
         for r in range(self._config.max_rounds):
+            if stats:
+                previous = {"large": AsList(stats[-2]), "small": AsList(stats[-1])}
+                routed = edges | f"BypassIfConverged{r}" >> beam.ParDo(_BypassIfConvergedFn(), **previous).with_outputs(
+                    "done", main="active"
+                )
+                finished.append(routed.done)
+                edges = routed.active
             large = (
                 edges
                 | f"BothDirections{r}" >> beam.FlatMap(_both_directions)
@@ -602,6 +721,8 @@ class _ConnectedComponents(beam.PTransform):
             )
             stats += [large[_STATS], small[_STATS]]
             edges = small.edges
+        if finished:
+            edges = (edges, *finished) | "FinalEdges" >> beam.Flatten()
         # (node, None if it is a child | (child, number of its smaller neighbours))
         settled = (
             edges
@@ -638,21 +759,41 @@ class DedupNearDuplicates(beam.PTransform):
     def expand(self, docs: PCollection) -> StageOutputs:
         cfg = self._config
         params = cfg.lsh_params()
-        # (band key, (label, signature bytes))
+        shards = (
+            docs
+            | "CountDocs" >> beam.combiners.Count.Globally()
+            | "BandShards" >> beam.Map(_shard_count, params.bands, cfg.band_shard_size)
+        )
+        # (shard, (labels, band keys, label index per key)) + signatures: (label, signature bytes)
         signed = (
             docs
             | "BatchForSigning" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.batch_size)
-            | "Sign" >> beam.ParDo(_SignBatchFn(cfg, params)).with_outputs(_STATS, main="bands")
-        )
-        # (child label, parent label)
-        buckets = (
-            signed.bands
-            | "GroupBands" >> beam.GroupByKey()
-            | "StarEdgesPerBucket" >> beam.ParDo(_BucketEdgesFn(cfg.hot_bucket_cap, cfg.cutoff())).with_outputs(
-                _STATS, main="edges"
+            | "Sign" >> beam.ParDo(_SignBatchFn(cfg, params), shards=AsSingleton(shards)).with_outputs(
+                _STATS, _SIGS, main="bands"
             )
         )
-        edges = buckets.edges | "DistinctEdges" >> beam.Distinct()
+        # verify: (label, candidate set id); else star edges (child label, parent label)
+        buckets = (
+            signed.bands
+            | "GroupShards" >> beam.GroupByKey()
+            | "BucketsPerShard" >> beam.ParDo(_ShardBucketsFn(cfg.hot_bucket_cap, cfg.verify_jaccard)).with_outputs(
+                _STATS, _EDGES, main="members"
+            )
+        )
+        stat_parts = [signed[_STATS], buckets[_STATS]]
+        if cfg.verify_jaccard:
+            verified = (
+                {"sig": signed[_SIGS], "sets": buckets.members}
+                | "JoinSignatures" >> beam.CoGroupByKey()
+                | "AttachSignatures" >> beam.FlatMap(_attach_signature)
+                | "GroupSets" >> beam.GroupByKey()
+                | "VerifySets" >> beam.ParDo(_VerifySetFn(cfg.cutoff())).with_outputs(_STATS, main="edges")
+            )
+            candidate_edges = verified.edges
+            stat_parts.append(verified[_STATS])
+        else:
+            candidate_edges = buckets[_EDGES]
+        edges = candidate_edges | "DistinctEdges" >> beam.Distinct()
         assigned, cc_stats = edges | "ConnectedComponents" >> _ConnectedComponents(cfg)
         sizes = assigned | "RootOne" >> beam.Map(_root_one) | "ClusterSizes" >> beam.CombinePerKey(sum)
         # (doc id, ("dup", root id) | ("root", cluster size))
@@ -669,8 +810,9 @@ class DedupNearDuplicates(beam.PTransform):
             edge_count = edges | "CountEdges" >> beam.Map(lambda _: ("distinct_edges", 1))
             cluster_count = sizes | "CountClusters" >> beam.Map(lambda _: ("clusters", 1))
             removed = assigned | "CountRemoved" >> beam.Map(lambda _: ("near_duplicates", 1))
+            shard_count = shards | "ShardStat" >> beam.Map(lambda n: ("band_shards", n))
             _ = (
-                [signed[_STATS], buckets[_STATS], edge_count, cluster_count, removed, *cc_stats]
+                [*stat_parts, edge_count, cluster_count, removed, shard_count, *cc_stats]
                 | "FlattenStats" >> beam.Flatten()
                 | "SumStats" >> beam.CombinePerKey(sum)
                 | "StatsToList" >> beam.combiners.ToList()

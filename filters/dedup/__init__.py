@@ -4,6 +4,7 @@ from tailguard.filters.dedup.components import (
     SURVIVOR_CRITERIA,
     BucketVerdict,
     bucket_edges,
+    cap_bucket,
     label_id,
     large_star,
     sample_bucket,
@@ -14,7 +15,9 @@ from tailguard.filters.dedup.components import (
 )
 from tailguard.filters.dedup.lsh import (
     LshParams,
+    band_hashes,
     band_keys,
+    candidate_buckets,
     candidate_probability,
     optimal_params,
 )
@@ -48,9 +51,12 @@ __all__ = [
     "MinHasher",
     "ShingleType",
     "TextNormalization",
+    "band_hashes",
     "band_keys",
     "bucket_edges",
+    "candidate_buckets",
     "candidate_probability",
+    "cap_bucket",
     "char_shingles",
     "estimate_jaccard",
     "hash_shingles",

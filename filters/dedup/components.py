@@ -20,12 +20,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from tailguard.filters.hashing import stable_hash64
 
 __all__ = [
     "SURVIVOR_CRITERIA",
     "BucketVerdict",
     "bucket_edges",
+    "cap_bucket",
     "label_id",
     "large_star",
     "sample_bucket",
@@ -109,20 +111,42 @@ def sample_bucket(
 
     Streams the bucket once with O(cap) memory.  The choice depends on the
     band, so a document skipped in one hot bucket is likely kept in another.
+    Members are hashed only once the bucket exceeds ``cap`` (most never do).
 
     Returns:
         ``(kept members sorted by label, total bucket size)``.
     """
+    salt = band_key.hex()
     size = 0
+    first: list[tuple[str, bytes]] = []
     heap: list[tuple[int, str, bytes]] = []
     for label, sig in members:
         size += 1
-        item = (-stable_hash64(label, band_key.hex()), label, sig)
-        if len(heap) < cap:
-            heapq.heappush(heap, item)
-        elif item > heap[0]:
+        if size <= cap:
+            first.append((label, sig))
+            continue
+        if not heap:  # the bucket is hot: rank everything seen so far
+            heap = [(-stable_hash64(lab, salt), lab, s) for lab, s in first]
+            heapq.heapify(heap)
+            first = []
+        item = (-stable_hash64(label, salt), label, sig)
+        if item > heap[0]:
             heapq.heapreplace(heap, item)
-    return sorted(((label, sig) for _, label, sig in heap), key=lambda m: m[0]), size
+    kept = first if not heap else [(label, sig) for _, label, sig in heap]
+    return sorted(kept, key=lambda m: m[0]), size
+
+
+def cap_bucket(labels: Sequence[str], salt: str, cap: int) -> list[str]:
+    """Return the labels of a bucket sorted, keeping the ``cap`` with the smallest hash of (label, salt).
+
+    Same rule as :func:`sample_bucket`, for a bucket already held as a list of
+    labels (the shard pass of ``dedup_near``); ``salt`` names the bucket so a
+    document skipped in one hot bucket is likely kept in another.
+    """
+    if len(labels) <= cap:
+        return sorted(labels)
+    ranked = heapq.nsmallest(cap, labels, key=lambda label: (stable_hash64(label, salt), label))
+    return sorted(ranked)
 
 
 @dataclass(frozen=True)

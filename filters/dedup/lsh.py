@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LshParams", "band_keys", "candidate_probability", "optimal_params"]
+__all__ = ["LshParams", "band_hashes", "band_keys", "candidate_buckets", "candidate_probability", "optimal_params"]
 
 _GRID = 2001  # odd, for Simpson's rule
 
@@ -79,3 +79,73 @@ def band_keys(signature: np.ndarray, params: LshParams) -> list[bytes]:
     sig = np.ascontiguousarray(signature, dtype="<u4")
     rows = params.rows
     return [band.to_bytes(2, "big") + sig[band * rows : (band + 1) * rows].tobytes() for band in range(params.bands)]
+
+
+# splitmix64 finalizer (Steele, Lea & Flood, "Fast splittable pseudorandom number
+# generators", OOPSLA 2014): a bijective 64-bit mixer, vectorised with numpy's
+# wrap-around uint64 arithmetic, so band hashes are the same on every platform.
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> np.uint64(30))
+    x = x * _MIX1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _MIX2
+    return x ^ (x >> np.uint64(31))
+
+
+def band_hashes(signatures: np.ndarray, params: LshParams) -> np.ndarray:
+    """Return a 128-bit key per (document, band): two independent 64-bit hashes.
+
+    The key of band ``b`` hashes ``(b, its rows slots)``, so equal keys mean equal
+    band values in the same band up to a 2**-128 collision chance per pair of
+    buckets (~1e-19 for 10**10 band entries) — the compact replacement of the
+    :func:`band_keys` bytes.
+
+    Args:
+        signatures: ``uint32`` array ``(docs, num_perm)``.
+        params: Bands x rows.
+
+    Returns:
+        ``uint64`` array ``(docs, bands, 2)``.
+    """
+    sig = np.asarray(signatures, dtype=np.uint32)
+    docs, bands, rows = sig.shape[0], params.bands, params.rows
+    values = sig[:, : bands * rows].reshape(docs, bands, rows).astype(np.uint64)
+    out = np.empty((docs, bands, 2), dtype=np.uint64)
+    band_index = np.arange(1, bands + 1, dtype=np.uint64)[None, :]
+    with np.errstate(over="ignore"):
+        for half in range(2):
+            h = _mix64(band_index * _GOLDEN + np.uint64(half + 1)) * np.ones((docs, 1), dtype=np.uint64)
+            for row in range(rows):
+                h = _mix64(h ^ (values[:, :, row] + _GOLDEN * np.uint64(row + 1)))
+            out[:, :, half] = h
+    return out
+
+
+def candidate_buckets(keys: np.ndarray) -> list[np.ndarray]:
+    """Return the entries of every bucket that has at least two entries.
+
+    Sorts the 128-bit keys once and cuts the runs of equal keys, so singleton
+    buckets (most of them) are dropped without a Python loop over entries.
+
+    Args:
+        keys: ``uint64`` array ``(entries, 2)`` of band keys.
+
+    Returns:
+        One index array (into ``keys``) per bucket with >= 2 entries, ordered by key.
+    """
+    if keys.shape[0] < 2:
+        return []
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
+    ordered = keys[order]
+    boundary = np.empty(order.size, dtype=bool)
+    boundary[0] = True
+    np.any(ordered[1:] != ordered[:-1], axis=1, out=boundary[1:])
+    starts = np.flatnonzero(boundary)
+    ends = np.append(starts[1:], order.size)
+    big = np.flatnonzero(ends - starts >= 2)
+    return [order[starts[i] : ends[i]] for i in big.tolist()]
