@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("tailguard.pipelines.curate", "run", "run the curation pipeline on your inputs"),
     "demo": ("tailguard.pipelines.demo", "run_demo", "run the whole pipeline on the embedded sample"),
+    "finalize": ("tailguard.pipelines.curate", "finalize", "write manifest + report after a job submitted without waiting"),
     "detector": ("tailguard.pipelines.detector_training", "run_detector", "train / evaluate the AI-text detector"),
     "reference": ("tailguard.pipelines.reference_cli", "run_reference", "build a collapse reference snapshot"),
     "collapse-bench": ("tailguard.pipelines.collapse_bench", "run_bench", "recursive-training collapse benchmark"),

@@ -32,6 +32,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineState
 
 from tailguard.pipelines.config import ConfigError, CurationConfig, load_config
 from tailguard.pipelines.manifest import Manifest, build_manifest, print_summary, write_manifest
@@ -48,7 +49,7 @@ from tailguard.transforms.io import (
     WriteRejected,
 )
 
-__all__ = ["RunResult", "build_pipeline", "parse_run_args", "run", "run_config"]
+__all__ = ["JobNotFinishedError", "RunResult", "build_pipeline", "finalize", "parse_run_args", "run", "run_config"]
 
 _LOG = logging.getLogger("tailguard")
 _DONE = "_DONE"
@@ -146,9 +147,19 @@ def _pipeline(options: PipelineOptions) -> beam.Pipeline:
     return beam.Pipeline(options=options)
 
 
+class JobNotFinishedError(RuntimeError):
+    """The runner returned before the job finished (template staging, dry run, a failed job)."""
+
+
 def _run_one(p: beam.Pipeline) -> Any:
     result = p.run()
-    result.wait_until_finish()
+    state = result.wait_until_finish()
+    if state != PipelineState.DONE:
+        # Never write a manifest for a job that did not run to completion: its ledger would be empty.
+        raise JobNotFinishedError(
+            f"the pipeline ended in state {state}; no manifest was written. After a job submitted "
+            "without waiting finishes, run `tailguard finalize --config C --output O`."
+        )
     return result
 
 
@@ -255,6 +266,33 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
     if batch_dirs and not cfg.resume.keep_checkpoints:
         _delete(cfg.output, "_work/ingest")
     return RunResult(manifest, cfg.output)
+
+
+def finalize(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tailguard finalize``: write manifest and report for a job that was not waited for.
+
+    A Flex Template launch (deploy/dataflow/main.py) submits the one-phase pipeline and
+    returns; once the job has finished, this builds ``manifest.json`` and the report
+    from ``OUTPUT/_work`` exactly as ``tailguard run`` does after waiting.
+    """
+    args, _ = parse_run_args(argv)
+    cfg = load_config(args.config)
+    if args.output:
+        cfg = cfg.replace(output=args.output)
+    if not cfg.output:
+        raise ConfigError("no output directory: give --output DIR or set output: in the config")
+    if FileSystems.exists(FileSystems.join(cfg.output, "manifest.json")) and not args.overwrite:
+        raise ConfigError(f"{cfg.output} already has a manifest.json; pass --overwrite to rebuild it")
+    shards_file = FileSystems.join(cfg.output, "_work", "shards.jsonl")
+    if not FileSystems.exists(shards_file):
+        raise ConfigError(f"{cfg.output} has no _work/shards.jsonl: the job has not finished writing its corpus")
+    with FileSystems.open(shards_file) as handle:
+        num_shards = sum(1 for line in handle.read().splitlines() if line.strip())
+    manifest = build_manifest(cfg, RunContext(cfg.output, cfg.seed, num_shards), [], [])
+    write_manifest(manifest, cfg.output)
+    write_report(cfg.output)
+    print_summary(manifest, cfg.output)
+    return 0 if manifest.data["ledger"]["balanced"] else 3
 
 
 def parse_run_args(argv: Sequence[str] | None, *, require_config: bool = True) -> tuple[argparse.Namespace, list[str]]:

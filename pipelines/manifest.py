@@ -117,6 +117,9 @@ def _merge_counters(results: list[Any]) -> dict[str, dict[str, int]]:
 
 
 def _ledger_counts(run_dir: str) -> list[dict[str, Any]]:
+    if not FileSystems.exists(work_path(run_dir, "ledger.jsonl")):
+        # A run that did not finish must never produce an (empty, "balanced") ledger.
+        raise FileNotFoundError(f"{work_path(run_dir, 'ledger.jsonl')} is missing: the pipeline did not finish")
     counts = [json.loads(line) for line in _read_lines(work_path(run_dir, "ledger.jsonl"))]
     return counts + [json.loads(line) for line in _read_lines(work_path(run_dir, "input_records.jsonl"))]
 
