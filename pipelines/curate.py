@@ -248,6 +248,10 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
     files = _match_inputs(cfg.inputs)
     _prepare_output(cfg.output, overwrite, keep_ingest=cfg.resume.enabled)
     options = PipelineOptions([*cfg.pipeline.beam_args(), *beam_args])
+    unfilled = sorted(k for k, v in options.get_all_options().items() if isinstance(v, str) and "FILL" in v)
+    if unfilled:
+        raise ConfigError(f"pipeline options still hold FILL placeholders: {', '.join(unfilled)} (set them in the "
+                          "config or on the command line, e.g. --project=my-project)")
     total_bytes = sum(size for _, size in files)
     context = RunContext(cfg.output, cfg.seed, cfg.write.resolve_shards(total_bytes))
     _LOG.info("tailguard run: %d input file(s), %.1f MB -> %s (%d shards)", len(files), total_bytes / 1e6,

@@ -84,3 +84,13 @@ def test_input_pattern_that_matches_nothing_is_a_config_error(tmp_path: Path):
     config = minimal_config(tmp_path)
     with pytest.raises(ConfigError, match="matches no files"):
         run(["--config", str(config), "--input", str(tmp_path / "nope*.jsonl"), "--output", str(tmp_path / "o")])
+
+
+def test_unfilled_placeholders_in_runner_options_are_a_config_error(tmp_path: Path):
+    from tailguard.pipelines.config import ConfigError
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "a"}\n')
+    config = minimal_config(tmp_path, pipeline={"options": {"project": "FILL-my-gcp-project"}})
+    with pytest.raises(ConfigError, match="FILL placeholders: project"):
+        run(["--config", str(config), "--input", str(src), "--output", str(tmp_path / "o")])
