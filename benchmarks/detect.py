@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from tailguard.filters.detect.base import prepare
 from tailguard.filters.detect.data import read_labelled
 from tailguard.filters.detect.ensemble import EnsembleConfig, load_detector, train_rows
@@ -44,7 +45,6 @@ def _texts_and_model(model: str | None, n_docs: int) -> tuple[list[str], str]:
         print("../shared/data/detect absent: synthetic text", file=sys.stderr)
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from tailguard.filters.detect.data import LabelledText
-
         from tests.filters.detect_helpers import synthetic_rows
 
         syn = synthetic_rows(4000)

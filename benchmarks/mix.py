@@ -116,6 +116,7 @@ def run_core(n: int) -> dict[str, Any]:
 def run_beam(n: int) -> dict[str, Any]:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
+
     from tailguard.filters.document import Document
     from tailguard.filters.mixing import RarityOptions
     from tailguard.transforms.mix import MixByTokens, MixConfig

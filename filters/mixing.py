@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+
 from tailguard.filters.hashing import stable_hash64, unit_interval
 
 __all__ = [

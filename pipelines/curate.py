@@ -36,8 +36,8 @@ from apache_beam.runners.runner import PipelineState
 
 from tailguard.pipelines.config import ConfigError, CurationConfig, load_config
 from tailguard.pipelines.manifest import Manifest, build_manifest, print_summary, write_manifest
-from tailguard.pipelines.stages import RunContext, StageSpec
 from tailguard.pipelines.report import write_report
+from tailguard.pipelines.stages import RunContext, StageSpec
 from tailguard.transforms.accounting import StageOutputs
 from tailguard.transforms.collapse import MeasureCollapse
 from tailguard.transforms.io import (

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+
 from tailguard.filters.detect.base import prepare
 from tailguard.filters.detect.data import LabelledText, read_labelled
 from tailguard.filters.detect.ensemble import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
@@ -160,7 +160,7 @@ def build_manifest(
     data: dict[str, Any] = {
         "tailguard_version": tailguard_version(),
         "schema_version": SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": cfg.to_dict(),
         "config_sha256": cfg.sha256(),
         "stages": stage_order,

@@ -233,7 +233,7 @@ def _write_warc(path: Path, pages: list[tuple[str, str, str]], rng: random.Rando
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
             response = writer.create_warc_record(
                 url, "response", payload=io.BytesIO(body), http_headers=headers,
-                warc_headers_dict={"WARC-Date": "2021-06-%02dT12:00:00Z" % (1 + rng.randrange(28))},
+                warc_headers_dict={"WARC-Date": f"2021-06-{1 + rng.randrange(28):02d}T12:00:00Z"},
             )
             writer.write_record(response)
             records += 2

@@ -15,14 +15,14 @@ from typing import Any
 
 import apache_beam as beam
 
+from tailguard.transforms.ai_text import DecideAIConfig, DecideAIContent, ScoreAIConfig, ScoreAIContent
 from tailguard.transforms.dedup import DedupExact, DedupExactConfig, DedupNearConfig, DedupNearDuplicates
 from tailguard.transforms.dedup import stats_path as dedup_stats_path
-from tailguard.transforms.mix import MixByTokens, MixConfig
 from tailguard.transforms.extract import ExtractConfig, ExtractText
 from tailguard.transforms.langid import IdentifyLanguage, LangIdConfig
+from tailguard.transforms.mix import MixByTokens, MixConfig
 from tailguard.transforms.quality import ApplyQualityRules, QualityConfig
 from tailguard.transforms.tiers import AssignTier, TiersConfig
-from tailguard.transforms.ai_text import DecideAIConfig, DecideAIContent, ScoreAIConfig, ScoreAIContent
 
 __all__ = ["STAGES", "RunContext", "StageSpec"]
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
+
 from tailguard.filters.detect.ai_decision import AIDecision, decide_ai
 from tailguard.filters.detect.ensemble import load_detector
 from tailguard.filters.detect.model_dir import (

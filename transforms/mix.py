@@ -26,6 +26,7 @@ from typing import Any, Literal
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsSingleton, PCollection, TaggedOutput
+
 from tailguard.filters.document import Document
 from tailguard.filters.hashing import shard_of
 from tailguard.filters.mixing import (

@@ -16,6 +16,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
+
 from tailguard.filters.document import Document
 from tailguard.filters.tiers import (
     CHATGPT_RELEASE_DATE,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import zstandard
+
 from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
 
 __all__ = ["CompressionDetector", "CompressionParams"]

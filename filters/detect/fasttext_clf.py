@@ -20,6 +20,7 @@ from typing import Any
 
 import fasttext
 import numpy as np
+
 from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
 from tailguard.filters.hashing import stable_hash64
 
@@ -45,7 +46,7 @@ class FastTextParams:
     maxn: int = 5
     min_count: int = 2
     bucket: int = 262144
-    threads: int = 2
+    threads: int = 1  # one thread: fastText's hogwild SGD is non-deterministic with more, and so is its NaN abort
     seed: int = 0
     max_tokens: int = 400
 
@@ -95,11 +96,13 @@ class FastTextDetector:
             # fastText 0.9.3 sporadically aborts with "Encountered NaN" (seen with 2 hogwild threads on
             # the leave-one-out sets): retry with other thread counts / learning rates, then without
             # character subwords (a warning is logged).
+            # Divergence (NaN) means the learning rate is too high for this data (fastText
+            # maintainers, facebookresearch/fastText#638): halve it, then drop subwords.
             attempts = [  # (lr divisor, threads, char subwords)
                 (1, params.threads, True),
-                (2, 1, True),
-                (2, 2, True),
-                (4, 2, False),
+                (2, params.threads, True),
+                (4, params.threads, True),
+                (4, params.threads, False),
             ]
             for attempt, (divisor, threads, subwords) in enumerate(attempts):
                 try:

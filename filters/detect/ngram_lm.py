@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
 
 __all__ = ["HashedTrigramLM", "NgramDetector", "NgramParams"]

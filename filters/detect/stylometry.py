@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
 from tailguard.filters.detect.logistic import LogisticModel, fit_logistic
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
 from tailguard.filters.detect.base import (
     PreparedText,
     normalize_text,

@@ -14,6 +14,10 @@ Readers never raise for bad input.  Adding a format = one module with a
 generator plus one :func:`register_reader` call.
 """
 
+# Importing the format modules registers them.
+from tailguard.filters.readers import jsonl as _jsonl  # noqa: F401,E402
+from tailguard.filters.readers import parquet as _parquet  # noqa: F401,E402
+from tailguard.filters.readers import warc as _warc  # noqa: F401,E402
 from tailguard.filters.readers.base import (
     ReaderOptions,
     ReadItem,
@@ -25,11 +29,6 @@ from tailguard.filters.readers.base import (
     register_reader,
     supported_suffixes,
 )
-
-# Importing the format modules registers them.
-from tailguard.filters.readers import jsonl as _jsonl  # noqa: F401,E402
-from tailguard.filters.readers import parquet as _parquet  # noqa: F401,E402
-from tailguard.filters.readers import warc as _warc  # noqa: F401,E402
 
 __all__ = [
     "ReadItem",

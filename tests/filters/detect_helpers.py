@@ -8,7 +8,6 @@ from pathlib import Path
 
 from tailguard.filters.detect.data import LabelledText, read_labelled
 from tailguard.filters.hashing import unit_interval
-
 from tests.conftest import shared_data
 
 _WORDS = [

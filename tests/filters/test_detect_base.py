@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tailguard.filters.detect.ai_decision import decide_ai
 from tailguard.filters.detect.base import normalize_text, tokenize
 from tailguard.filters.detect.ensemble import calibrate_threshold

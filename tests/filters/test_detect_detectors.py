@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tailguard.filters.detect.base import DETECTORS, prepare
 from tailguard.filters.detect.data import LabelledText
 from tailguard.filters.detect.ensemble import EnsembleConfig, load_detector, train_rows
 from tailguard.filters.detect.metrics import auroc
-
 from tests.filters.detect_helpers import real_subset
 
 _SMALL = {"ngram": {"hash_bits": 18}, "compression": {"dict_size": 8192}}

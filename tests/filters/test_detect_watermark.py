@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
 from tailguard.filters.detect.watermark import (
     BigramGenerator,
     WatermarkConfig,
     WatermarkDetector,
 )
-
 from tests.filters.detect_helpers import real_subset, synthetic_rows
 
 

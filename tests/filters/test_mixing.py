@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tailguard.filters.hashing import stable_hash64
 from tailguard.filters.mixing import (
     RARITY_SCALE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tailguard.filters.tiers import (
     TierRule,
     assign_tier,

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from tailguard.pipelines.cli import main
 
+from tailguard.pipelines.cli import main
 from tests.filters.detect_helpers import real_subset, synthetic_rows, write_jsonl
 
 _SMALL_CONFIG = "params:\n  ngram: {hash_bits: 16}\n  compression: {dict_size: 8192}\n"

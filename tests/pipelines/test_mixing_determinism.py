@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tailguard.filters.hashing import stable_hash64
 from tailguard.pipelines import curate
 from tailguard.pipelines.stages import STAGES

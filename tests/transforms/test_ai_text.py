@@ -9,6 +9,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
+
 from tailguard.filters.detect.ensemble import AIScore, train_detector
 from tailguard.filters.document import Document
 from tailguard.transforms.ai_text import (
@@ -17,7 +18,6 @@ from tailguard.transforms.ai_text import (
     ScoreAIConfig,
     ScoreAIContent,
 )
-
 from tests.conftest import beam_options
 from tests.filters.detect_helpers import synthetic_rows, write_jsonl
 
