@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 from datasketch.lsh import MinHashLSH
 
-from tailguard.filters.dedup import EMPTY_HASH, MinHasher, band_keys, estimate_jaccard, optimal_params, word_shingles
+from tailguard.filters.dedup import (
+    EMPTY_HASH,
+    LshParams,
+    MinHasher,
+    band_hashes,
+    band_keys,
+    candidate_buckets,
+    estimate_jaccard,
+    optimal_params,
+    word_shingles,
+)
 
 TEXTS = [
     "the quick brown fox jumps over the lazy dog " * 3,
@@ -72,3 +82,24 @@ def test_band_keys_are_one_per_band_and_differ_by_band_index() -> None:
     signature = np.zeros(128, dtype=np.uint32)  # identical slots in every band
     keys = band_keys(signature, params)
     assert len(keys) == params.bands == len(set(keys))
+
+
+def test_band_hashes_match_exactly_when_the_same_band_has_the_same_values() -> None:
+    rng = np.random.default_rng(3)
+    sigs = rng.integers(0, 1 << 32, size=(4, 12), dtype=np.uint32)
+    sigs[1] = sigs[0]  # identical signature: every band matches
+    sigs[2, 3:6] = sigs[0, 3:6]  # only band 1 matches document 0
+    sigs[3, 0:3] = sigs[0, 3:6]  # document 0's band-1 values, but in band 0
+    keys = band_hashes(sigs, LshParams(bands=4, rows=3))
+    assert keys.shape == (4, 4, 2) and keys.dtype == np.uint64
+    assert np.array_equal(keys[1], keys[0])
+    assert [bool((keys[2, b] == keys[0, b]).all()) for b in range(4)] == [False, True, False, False]
+    assert not (keys[3, 0] == keys[0, 1]).all()  # the band index is part of the key
+    assert np.array_equal(band_hashes(sigs[2:3], LshParams(4, 3))[0], keys[2])  # independent of the batch
+
+
+def test_candidate_buckets_return_only_keys_shared_by_two_or_more_entries() -> None:
+    keys = np.array([[5, 1], [7, 2], [5, 1], [5, 2], [7, 2], [7, 2], [9, 9]], dtype=np.uint64)
+    buckets = [sorted(b.tolist()) for b in candidate_buckets(keys)]
+    assert buckets == [[0, 2], [1, 4, 5]]
+    assert candidate_buckets(keys[:1]) == []

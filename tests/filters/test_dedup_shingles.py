@@ -8,6 +8,7 @@ import pytest
 from tailguard.filters.dedup import (
     MinHasher,
     bucket_edges,
+    cap_bucket,
     char_shingles,
     label_id,
     large_star,
@@ -108,3 +109,11 @@ def test_children_of_a_non_root_stay_separate() -> None:
 def test_signature_bytes_round_trip() -> None:
     sig = MinHasher(16, 1).signature({b"x"})
     assert np.array_equal(np.frombuffer(sig.astype("<u4").tobytes(), dtype="<u4"), sig)
+
+
+def test_cap_bucket_keeps_the_same_members_as_the_streaming_sample() -> None:
+    labels = [f"n{i:03d}" for i in range(100)]
+    kept = cap_bucket(list(reversed(labels)), b"\x00\x01".hex(), cap=10)
+    streamed, _ = sample_bucket(iter((label, b"") for label in labels), b"\x00\x01", cap=10)
+    assert kept == [label for label, _ in streamed] and len(kept) == 10
+    assert cap_bucket(["b", "a"], "x", cap=10) == ["a", "b"]  # small buckets: all members, sorted

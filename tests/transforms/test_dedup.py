@@ -212,10 +212,10 @@ def _corpus() -> list[Document]:
     return docs
 
 
-def _run_and_collect(tmp_path: Path, name: str, *flags: str) -> list[str]:
+def _run_and_collect(tmp_path: Path, name: str, *flags: str, config: DedupNearConfig | None = None) -> list[str]:
     out_prefix = str(tmp_path / name / "out")
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *flags])) as p:
-        outs = p | beam.Create(_corpus()) | DedupNearDuplicates(DedupNearConfig())
+        outs = p | beam.Create(_corpus()) | DedupNearDuplicates(config or DedupNearConfig())
         kept = outs.docs | "K" >> beam.Map(lambda d: json.dumps(["kept", d.id, d.dup_cluster_id, d.dup_cluster_size]))
         dropped = outs.rejected | "R" >> beam.Map(lambda r: json.dumps(["dropped", r.id, r.reason, r.detail]))
         _ = (kept, dropped) | beam.Flatten() | beam.io.WriteToText(out_prefix)
@@ -223,6 +223,14 @@ def _run_and_collect(tmp_path: Path, name: str, *flags: str) -> list[str]:
     for path in sorted((tmp_path / name).glob("out*")):
         lines += path.read_text().splitlines()
     return sorted(lines)
+
+
+def test_band_shard_count_does_not_change_the_result(tmp_path: Path) -> None:
+    default = _run_and_collect(tmp_path, "one-shard")  # 65 documents x 20 bands: a single shard
+    many = _run_and_collect(tmp_path, "many-shards", config=DedupNearConfig(band_shard_size=7))  # ~186 shards
+    assert default == many
+    unverified = _run_and_collect(tmp_path, "unverified", config=DedupNearConfig(verify_jaccard=False))
+    assert sum(1 for line in unverified if line.startswith('["kept"')) == 35  # same clusters without verification
 
 
 def test_survivors_are_identical_across_runs_and_running_modes(tmp_path: Path) -> None:
