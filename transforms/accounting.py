@@ -205,7 +205,13 @@ class _CountDeadLetterFn(beam.DoFn):
 
 
 def apply_stage_fn(
-    pcoll: PCollection, label: str, stage: str, fn: beam.DoFn, *, with_input_count: bool = False
+    pcoll: PCollection,
+    label: str,
+    stage: str,
+    fn: beam.DoFn,
+    *side_inputs: Any,
+    with_input_count: bool = False,
+    extra_tags: tuple[str, ...] = (),
 ) -> Any:
     """Apply a stage DoFn with ``rejected`` and dead-letter outputs.
 
@@ -219,15 +225,23 @@ def apply_stage_fn(
         label: Unique, stable step label.
         stage: Stage name for records and counters.
         fn: The stage DoFn.
+        side_inputs: Side inputs passed to ``fn.process`` after the element
+            (small things only: plans, thresholds).
+        with_input_count: Also return the ``input_count`` output (the reader
+            reports how many records each file had).
+        extra_tags: Further tagged outputs of ``fn`` to return (e.g. per-document
+            decisions a stage aggregates into its manifest section).
 
     Returns:
-        The stage's :class:`StageOutputs`; with ``with_input_count`` also the
-        ``input_count`` output (the reader reports how many records each file had).
+        The stage's :class:`StageOutputs`; with ``with_input_count`` the tuple
+        ``(outputs, input_count)``; with ``extra_tags`` the tuple
+        ``(outputs, {tag: PCollection})``.
     """
-    pardo = beam.ParDo(fn).with_output_types(Any, **{REJECTED: Rejection, DEAD_LETTER: DeadLetter, INPUT_COUNT: int})
-    outs = pcoll | label >> pardo.with_outputs(REJECTED, DEAD_LETTER, INPUT_COUNT, main=MAIN).with_exception_handling(
-        main_tag=MAIN, dead_letter_tag=_ERRORS
-    )
+    types = {REJECTED: Rejection, DEAD_LETTER: DeadLetter, INPUT_COUNT: int, **{tag: Any for tag in extra_tags}}
+    pardo = beam.ParDo(fn, *side_inputs).with_output_types(Any, **types)
+    outs = pcoll | label >> pardo.with_outputs(
+        REJECTED, DEAD_LETTER, INPUT_COUNT, *extra_tags, main=MAIN
+    ).with_exception_handling(main_tag=MAIN, dead_letter_tag=_ERRORS)
     raised = (
         outs[_ERRORS]
         | f"{label}ToDeadLetter" >> beam.Map(_to_dead_letter(stage))
@@ -235,6 +249,8 @@ def apply_stage_fn(
     )
     dead = (outs[DEAD_LETTER], raised) | f"{label}DeadLetters" >> beam.Flatten()
     outputs = StageOutputs(outs[MAIN], outs[REJECTED], dead)
+    if extra_tags:
+        return outputs, {tag: outs[tag] for tag in extra_tags}
     return (outputs, outs[INPUT_COUNT]) if with_input_count else outputs
 
 

@@ -12,7 +12,7 @@ Passes (every side input is small: per component or per bucket)::
     pass 1: CombinePerKey(component totals) ─► plan (targets, guarded gamma)
     pass 2: event-token histogram per (component, bucket) ─► boundary bucket
             events inside the boundary bucket ─► exact cutoff per component
-            DecideCopies (copies = accepted events) ─► docs / downsampled
+            DecideCopies (copies = accepted events) ─► docs / downsampled   [apply_stage_fn]
             tallies ─► _work/stats/mixing.json (manifest section ``mixing``)
 """
 
@@ -58,7 +58,6 @@ from tailguard.filters.mixing import (
 from tailguard.filters.tiers import label_from_lineage
 from tailguard.filters.tokens import TokenizerName, make_token_counter
 from tailguard.transforms.accounting import (
-    REJECTED,
     StageOutputs,
     apply_stage_fn,
     make_counter,
@@ -498,14 +497,19 @@ class MixByTokens(beam.PTransform):
             | "CollectBoundaryEvents" >> beam.combiners.ToList()
             | "FindCutoffs" >> beam.Map(_cutoffs, AsSingleton(boundaries))
         )
-        decided = items | "DecideCopies" >> beam.ParDo(
+        # An exception here dead-letters the document instead of failing the run.
+        decided, extra = apply_stage_fn(
+            items,
+            "DecideCopies",
+            STAGE,
             _DecideCopiesFn(self._num_shards, self._seed, tail_q),
             AsSingleton(plan),
             AsSingleton(boundaries),
             AsSingleton(cutoffs),
-        ).with_outputs(REJECTED, _DECISIONS, main="docs")
+            extra_tags=(_DECISIONS,),
+        )
         _ = (
-            decided[_DECISIONS]
+            extra[_DECISIONS]
             | "TallyDecisions"
             >> beam.CombineGlobally(
                 _TallyCombineFn(self._num_shards, cfg.rarity.reference_component)
@@ -514,8 +518,6 @@ class MixByTokens(beam.PTransform):
             | "WriteMixStats"
             >> WriteJsonFile(work_path(self._output_dir, "stats", "mixing.json"))
         )
-        rejected = (
-            prepared.rejected,
-            decided[REJECTED],
-        ) | "MixRejected" >> beam.Flatten()
-        return StageOutputs(decided.docs, rejected, prepared.dead_letter)
+        rejected = (prepared.rejected, decided.rejected) | "MixRejected" >> beam.Flatten()
+        dead = (prepared.dead_letter, decided.dead_letter) | "MixDeadLetters" >> beam.Flatten()
+        return StageOutputs(decided.docs, rejected, dead)
