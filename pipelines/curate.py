@@ -64,13 +64,14 @@ def _build_dag(
     context: RunContext,
     total_files: int | None,
     final: bool = True,
+    report_inputs: bool = True,
 ) -> dict[str, StageOutputs]:
     """ReadCrawl → ``stages_to_run`` → WriteCorpus, with rejected/dead-letter sinks and the ledger.
 
     ``final`` marks the phase that writes the real corpus: only it measures collapse indicators.
     """
     out = context.output_dir
-    stages: dict[str, StageOutputs] = {"read": p | "ReadCrawl" >> ReadCrawl(cfg.read, inputs, out, total_files)}
+    stages: dict[str, StageOutputs] = {"read": p | "ReadCrawl" >> ReadCrawl(cfg.read, inputs, out, total_files, report_inputs)}
     docs = stages["read"].docs
     for spec, stage_cfg in stages_to_run:
         stages[spec.name] = docs | spec.label >> spec.build(stage_cfg, context)
@@ -197,7 +198,7 @@ def _run_resumable(cfg: CurationConfig, options: PipelineOptions, files: list[tu
         checkpoint = WriteConfig(format="jsonl.zst", num_shards=len(paths), rejected_text=cfg.write.rejected_text)
         context = RunContext(batch_dir, cfg.seed, len(paths))
         p = _pipeline(options)
-        _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(paths), final=False)
+        _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(files), final=False)
         results.append(_run_one(p))
         # The completion record is written last: its presence means the batch is whole.
         with FileSystems.create(done) as handle:
@@ -207,7 +208,7 @@ def _run_resumable(cfg: CurationConfig, options: PipelineOptions, files: list[tu
     context = RunContext(cfg.output, cfg.seed, cfg.write.resolve_shards(total_bytes))
     _LOG.info("curate phase: %d stage(s) over %d ingest batch(es) -> %s", len(curate_stages), len(batches), cfg.output)
     p = _pipeline(options)
-    _build_dag(p, cfg, curate_stages, checkpoints, cfg.write, context, None)
+    _build_dag(p, cfg, curate_stages, checkpoints, cfg.write, context, None, report_inputs=False)
     results.append(_run_one(p))
     return results, batch_dirs
 

@@ -96,9 +96,11 @@ class ReadConfig:
 class _ReadFileFn(beam.DoFn):
     """Parse one input file into Documents; skips → rejected, bad records → dead letter."""
 
-    def __init__(self, config: ReadConfig, total_files: int | None) -> None:
+    def __init__(self, config: ReadConfig, total_files: int | None, report_inputs: bool = True) -> None:
         self._config = config
         self._total_files = total_files
+        self._report_inputs = report_inputs
+        self._report_inputs = report_inputs
 
     def setup(self) -> None:
         # Counters and the progress tally are per worker; build them once.
@@ -133,11 +135,13 @@ class _ReadFileFn(beam.DoFn):
         yield TaggedOutput(INPUT_COUNT, records)
         self._files.inc()
         self._bytes.inc(readable.metadata.size_in_bytes)
-        self._progress.add("files")
+        if self._report_inputs:
+            self._progress.add("files")
 
     def _route(self, items: Iterable[Any]) -> Iterator[Any]:
         for item in items:
-            self._progress.add("records")
+            if self._report_inputs:
+                self._progress.add("records")
             if isinstance(item, Document):
                 self._passed.inc()
                 item.lineage[READ_STAGE] = "kept"
@@ -178,13 +182,20 @@ class ReadCrawl(beam.PTransform):
         output_dir: Run output directory; the list of matched files is written
             under ``_work/`` for the manifest.
         total_files: Number of files, when known at launch (for progress lines).
+        report_inputs: Count files and records in the progress lines (false when
+            re-reading a resumable run's own checkpoints, which are not new input).
 
     Returns (from ``expand``):
         :class:`StageOutputs` of the ``read`` stage.
     """
 
     def __init__(
-        self, config: ReadConfig, patterns: Sequence[str], output_dir: str, total_files: int | None = None
+        self,
+        config: ReadConfig,
+        patterns: Sequence[str],
+        output_dir: str,
+        total_files: int | None = None,
+        report_inputs: bool = True,
     ) -> None:
         super().__init__()
         if not patterns:
@@ -193,6 +204,7 @@ class ReadCrawl(beam.PTransform):
         self._patterns = list(patterns)
         self._output_dir = output_dir
         self._total_files = total_files
+        self._report_inputs = report_inputs
 
     def expand(self, pbegin: PBegin) -> StageOutputs:
         matched = (
@@ -216,7 +228,8 @@ class ReadCrawl(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
         )
         outputs, input_counts = apply_stage_fn(
-            files, "ParseFiles", READ_STAGE, _ReadFileFn(self._config, self._total_files), with_input_count=True
+            files, "ParseFiles", READ_STAGE, _ReadFileFn(self._config, self._total_files, self._report_inputs),
+            with_input_count=True,
         )
         _ = (
             input_counts
