@@ -55,7 +55,7 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    "test": ["pytest>=8,<10", "pytest-timeout>=2.3"],
+    "test": ["pytest>=8,<10", "pytest-timeout>=2.3", "ruff==0.17.6", "mypy==2.4.1"],
 }
 
 setup(
