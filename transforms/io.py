@@ -55,11 +55,33 @@ __all__ = [
     "WriteJsonFile",
     "WriteLedger",
     "WriteRejected",
+    "local_copy",
+    "read_text",
     "work_path",
 ]
 
 CorpusFormat = Literal["parquet", "jsonl.zst"]
 READ_STAGE = "read"
+
+
+def read_text(path: str) -> str:
+    """Read a small UTF-8 side file (blocklist, word list) from any Beam filesystem (local, ``gs://``)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        return handle.read().decode("utf-8")
+
+
+def local_copy(path: str) -> str:
+    """Return a local path for ``path``: itself when local, else a per-process temp copy (models)."""
+    if "://" not in path:
+        return path
+    import os
+    import tempfile
+
+    target = os.path.join(tempfile.mkdtemp(prefix="tailguard-"), path.rstrip("/").rsplit("/", 1)[-1])
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as src, open(target, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    return target
 
 
 def work_path(output_dir: str, *parts: str) -> str:

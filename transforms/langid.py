@@ -24,6 +24,7 @@ from tailguard.transforms.accounting import (
     make_counter,
     reject,
 )
+from tailguard.transforms.io import local_copy
 
 __all__ = ["IdentifyLanguage", "LangIdConfig"]
 
@@ -61,7 +62,7 @@ class _IdentifyLanguageFn(beam.DoFn):
 
     def setup(self) -> None:
         # The fastText model (~1 MB, ~0.1 s to load) is loaded once per worker.
-        self._model = LanguageIdentifier(self._config.model_path or None)
+        self._model = LanguageIdentifier(local_copy(self._config.model_path) if self._config.model_path else None)
         self._inc = make_counter(STAGE)
 
     def process(self, doc: Document) -> Iterator[Any]:

@@ -25,7 +25,7 @@ from tailguard.filters.quality.c4 import (
     C4Config,
     c4_clean_lines,
     c4_page_filter,
-    load_bad_words,
+    parse_bad_words,
 )
 from tailguard.filters.quality.fineweb import FineWebConfig, fineweb_quality
 from tailguard.filters.quality.gopher import (
@@ -41,6 +41,7 @@ from tailguard.transforms.accounting import (
     make_counter,
     reject,
 )
+from tailguard.transforms.io import read_text
 
 __all__ = ["ApplyQualityRules", "QualityConfig"]
 
@@ -79,7 +80,7 @@ class QualityConfig:
             (self.url_blocklist_file, "url_blocklist_file"),
             (self.c4.bad_words_file, "c4.bad_words_file"),
         ):
-            if path:
+            if path and "://" not in path:  # remote files are read by the workers (Beam FileSystems)
                 try:
                     with open(path, encoding="utf-8"):
                         pass
@@ -97,15 +98,15 @@ class _ApplyQualityRulesFn(beam.DoFn):
         self._languages = frozenset(config.languages)
 
     def setup(self) -> None:
-        # Blocklist and bad-words files are read once per worker.
+        # Blocklist and bad-words files are read once per worker, from any Beam filesystem.
         cfg = self._config
         self._blocklist = (
-            UrlBlocklist.from_file(cfg.url_blocklist_file)
+            UrlBlocklist(read_text(cfg.url_blocklist_file).splitlines())
             if cfg.url_blocklist_file
             else None
         )
         self._bad_words = (
-            load_bad_words(cfg.c4.bad_words_file)
+            parse_bad_words(read_text(cfg.c4.bad_words_file).splitlines())
             if cfg.c4.bad_words_file
             else frozenset()
         )

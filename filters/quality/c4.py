@@ -16,7 +16,7 @@ and :class:`RuleVerdict`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tailguard.filters.quality.base import RuleVerdict, drop, split_words
@@ -133,12 +133,15 @@ def c4_clean_lines(
     return C4CleanedText("\n".join(kept), removed)
 
 
+def parse_bad_words(lines: Iterable[str]) -> frozenset[str]:
+    """Parse a bad-words list (one word or phrase per line, ``#`` comments)."""
+    return frozenset(w.strip().lower() for w in lines if w.strip() and not w.startswith("#"))
+
+
 def load_bad_words(path: str) -> frozenset[str]:
-    """Read a bad-words file (one word or phrase per line, ``#`` comments)."""
+    """Read a local bad-words file (see :func:`parse_bad_words`)."""
     with open(path, encoding="utf-8") as handle:
-        return frozenset(
-            w.strip().lower() for w in handle if w.strip() and not w.startswith("#")
-        )
+        return parse_bad_words(handle)
 
 
 def c4_page_filter(
