@@ -42,9 +42,12 @@ def make_input(path: Path, n: int, seed: int = 0) -> int:
 
 def run_pipeline(input_path: str, output: str, config_path: str) -> dict[str, Any]:
     logging.disable(logging.INFO)
+    import contextlib
+
     from tailguard.pipelines.curate import run
 
-    code = run(["--config", config_path, "--input", input_path, "--output", output])
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON object
+        code = run(["--config", config_path, "--input", input_path, "--output", output])
     manifest = json.loads((Path(output) / "manifest.json").read_text())
     return {"exit_code": code, "ledger": manifest["ledger"], "output_rows": manifest["outputs"]["records"]}
 
@@ -57,31 +60,36 @@ def main() -> None:
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "pipeline": {"runner": "FnApiRunner"},
-            "write": {"format": "parquet", "num_shards": 4},
-            **{spec.name: {"enabled": False} for spec in STAGES},
-        }))
         for n in args.sizes:
             src = Path(tmp) / f"in-{n}.jsonl.zst"
             size = make_input(src, n)
-            out = measure_in_subprocess(run_pipeline, str(src), str(Path(tmp) / f"out-{n}"), str(config))
-            ledger = out["result"]["ledger"]
-            results.append({
-                "docs": n,
-                "input_mb": round(size / 1e6, 2),
-                "seconds": round(out["seconds"], 2),
-                "records_per_s": round(n / out["seconds"]),
-                "mb_per_s": round(size / 1e6 / out["seconds"], 2),
-                "peak_rss_mb": out["peak_rss_mb"],
-                "ledger_balanced": ledger["balanced"],
-                "kept": ledger["kept"],
-            })
-            print(f"io_roundtrip: {n} docs done in {out['seconds']:.1f}s", file=sys.stderr)
+            for mode in ("single", "resumable"):
+                config = Path(tmp) / f"config-{mode}.yaml"
+                config.write_text(yaml.safe_dump({
+                    "pipeline": {"runner": "FnApiRunner"},
+                    "write": {"format": "parquet", "num_shards": 4},
+                    "resume": {"enabled": mode == "resumable"},
+                    "collapse": {"enabled": False},
+                    **{spec.name: {"enabled": False} for spec in STAGES},
+                }))
+                out = measure_in_subprocess(run_pipeline, str(src), str(Path(tmp) / f"out-{n}-{mode}"), str(config))
+                ledger = out["result"]["ledger"]
+                results.append({
+                    "docs": n,
+                    "mode": mode,
+                    "input_mb": round(size / 1e6, 2),
+                    "seconds": round(out["seconds"], 2),
+                    "records_per_s": round(n / out["seconds"]),
+                    "mb_per_s": round(size / 1e6 / out["seconds"], 2),
+                    "peak_rss_mb": out["peak_rss_mb"],
+                    "ledger_balanced": ledger["balanced"],
+                    "kept": ledger["kept"],
+                })
+                print(f"io_roundtrip: {n} docs ({mode}) done in {out['seconds']:.1f}s", file=sys.stderr)
     emit({
         "benchmark": "io_roundtrip",
-        "what": "read JSONL.zst -> Document -> write 4 Parquet shards, FnApiRunner in_memory, 1 process",
+        "what": "read JSONL.zst -> Document -> write 4 Parquet shards, FnApiRunner in_memory, 1 process; "
+        "single = one pipeline, resumable = ingest checkpoint + curate phase (the default: data written twice)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "results": results,
     })
