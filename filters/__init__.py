@@ -1,0 +1,1 @@
+"""tailguard.filters: the Beam-free core (pure, typed functions and small dataclasses)."""

@@ -1,0 +1,1 @@
+"""tailguard.pipelines: wiring, configuration and the command line."""

@@ -1,0 +1,1 @@
+"""tailguard.transforms: one Beam PTransform per stage, thin DoFns around tailguard.filters."""
