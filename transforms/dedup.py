@@ -178,8 +178,10 @@ class _PickSurvivorFn(beam.DoFn):
             best = min(records, key=lambda r: (not r[2], r[2], r[0]))
         yield best
         survivor = label_id(best[0])
+        # Compare labels, not identity: a second pass over grouped values may deserialize new
+        # objects on distributed runners, and identity would then drop the survivor too.
         for record in records:
-            if record is not best:
+            if record[0] != best[0]:
                 yield TaggedOutput(_VERDICT, (label_id(record[0]), (self._reason, survivor)))
 
 
