@@ -266,6 +266,13 @@ def _eval(argv: Sequence[str]) -> int:
                 for k, v in detector.info.config.items()
                 if k in EnsembleConfig.__dataclass_fields__
             }
+            if "stack_features" not in stored:
+                # a model trained before the stacker options existed: retrain it the way it was
+                stored.update(
+                    stack_features="all",
+                    stack_balance_power=stored.get("balance_power", 0.5),
+                    stack_balance_cap=stored.get("balance_cap", 8.0),
+                )
             config = EnsembleConfig.from_dict(stored)
         report["leave_one_source_out"] = _leave_one_source_out(
             paths, config, args.split

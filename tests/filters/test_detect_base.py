@@ -7,7 +7,11 @@ import pytest
 
 from tailguard.filters.detect.ai_decision import decide_ai
 from tailguard.filters.detect.base import normalize_text, tokenize
-from tailguard.filters.detect.ensemble import calibrate_threshold
+from tailguard.filters.detect.ensemble import (
+    EnsembleConfig,
+    calibrate_threshold,
+    stack_columns,
+)
 from tailguard.filters.detect.logistic import fit_logistic
 from tailguard.filters.detect.metrics import auroc, tpr_at_fpr
 
@@ -68,6 +72,37 @@ def test_logistic_regression_separates_shifted_gaussians() -> None:
     y = np.r_[np.zeros(300), np.ones(300)]
     model = fit_logistic(x, y)
     assert auroc(model.predict_proba(x), y) > 0.9
+
+
+_NAMES = [
+    "fasttext_p_ai",
+    "fasttext_logit",
+    "ngram_llr_mean",
+    "ngram_oov_rate",
+    "compression_dict_gain",
+    "stylometry_score",
+    "ttr_100",
+    "fw_the",
+]
+
+
+@pytest.mark.parametrize(
+    ("feature_set", "kept"),
+    [
+        ("all", _NAMES),
+        ("no_fasttext", _NAMES[2:]),
+        ("scores", ["fasttext_logit", "ngram_llr_mean", "compression_dict_gain", "stylometry_score"]),
+        ("lr_compression", ["ngram_llr_mean", "ngram_oov_rate", "compression_dict_gain"]),
+        ("no_stylometry_raw", _NAMES[:6]),
+    ],
+)
+def test_stack_columns_select_feature_set(feature_set: str, kept: list[str]) -> None:
+    assert [_NAMES[i] for i in stack_columns(_NAMES, feature_set)] == kept
+
+
+def test_ensemble_config_rejects_unknown_stack_feature_set() -> None:
+    with pytest.raises(ValueError, match="stack_features"):
+        EnsembleConfig(stack_features="everything")
 
 
 @pytest.mark.parametrize(

@@ -78,3 +78,10 @@ def test_threshold_holds_target_fpr_on_held_out_human_text(ensemble_and_test) ->
 def test_load_detector_rejects_non_model_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="not a tailguard detector model"):
         load_detector(str(tmp_path))
+
+
+def test_stacker_ignores_raw_stylometric_rates_by_default(ensemble_and_test) -> None:  # type: ignore[no-untyped-def]
+    detector, _, _ = ensemble_and_test
+    weights = dict(zip(detector.info.feature_names, detector.stacker.weights, strict=True))
+    assert weights["ttr_100"] == 0.0 and weights["fw_the"] == 0.0
+    assert weights["stylometry_score"] != 0.0 and weights["ngram_llr_mean"] != 0.0
