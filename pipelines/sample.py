@@ -6,8 +6,8 @@ reference documentation in ``pydoc_data.topics`` (human-written) — and from a
 word-trigram model that this module trains on that text:
 
 * ``crawl/web-0000.warc.gz``   — HTML pages (human paragraphs inside nav/footer
-  boilerplate) as WARC ``response`` records, plus a ``request`` record, an image
-  payload and a revisit record, as a crawler writes them;
+  boilerplate) as WARC ``response`` records, with the ``request`` records and an
+  image payload a crawler writes alongside;
 * ``crawl/web-0001.jsonl.zst`` — human documents, **machine-like documents**
   sampled from the trigram model, exact and near-duplicates of human documents,
   and malformed lines (invalid JSON, invalid UTF-8, a record without text);
