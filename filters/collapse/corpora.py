@@ -5,6 +5,8 @@
   setup.py).  Only the data files are read; the package is never imported.
 * ``pydoc`` — Python's own ``pydoc_data.topics`` (human-written reference
   prose, ~0.5 M characters), present on every CPython installation.
+* ``python`` — ``pydoc`` plus long standard-library docstrings (~110 k words):
+  the fresh-machine fallback of ``collapse-bench`` when Shakespeare is absent.
 * ``austen`` — the six Jane Austen novels in ``../shared/data/human/`` (only
   where that folder exists; the robustness corpus of the benchmark).
 
@@ -21,7 +23,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["CORPORA", "available_corpora", "load_corpus"]
+__all__ = ["CORPORA", "available_corpora", "load_corpus", "python_docstring_documents"]
 
 _MD_MARKUP = re.compile(r"[*_#>`]+")
 _PARA_SPLIT = re.compile(r"\n\s*\n")
@@ -65,6 +67,11 @@ def _pydoc(min_words: int) -> list[str]:
     return [d for key in sorted(topics) for d in _paragraph_docs(topics[key], min_words)]
 
 
+def _python(min_words: int) -> list[str]:
+    # pydoc plus long standard-library docstrings: ~4x the documents, enough for --quick sizes.
+    return _pydoc(min_words) + list(_paragraph_docs("\n\n".join(python_docstring_documents(20)), min_words))
+
+
 def _shared_human() -> Path:
     return Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "human"
 
@@ -78,7 +85,7 @@ def _austen(min_words: int) -> list[str]:
     return docs
 
 
-CORPORA = {"shakespeare": _shakespeare, "pydoc": _pydoc, "austen": _austen}
+CORPORA = {"shakespeare": _shakespeare, "pydoc": _pydoc, "python": _python, "austen": _austen}
 
 
 def available_corpora() -> list[str]:
@@ -86,7 +93,7 @@ def available_corpora() -> list[str]:
     out = []
     if _shakespeare_files():
         out.append("shakespeare")
-    out.append("pydoc")
+    out += ["pydoc", "python"]
     if (_shared_human() / "jane-austen-6-novels.jsonl.gz").exists():
         out.append("austen")
     return out
@@ -99,4 +106,54 @@ def load_corpus(name: str, min_words: int = 120) -> list[str]:
     docs = CORPORA[name](min_words)
     if not docs:
         raise FileNotFoundError(f"corpus {name!r} is not available on this machine")
+    return docs
+
+
+# Standard-library modules whose docstrings (human-written prose) join the sample.
+_DOCSTRING_MODULES = (
+    "argparse collections json email.message http.client http.server logging unittest concurrent.futures "
+    "subprocess threading socket ssl decimal fractions statistics random datetime calendar tarfile zipfile shutil "
+    "pathlib os re string textwrap difflib heapq bisect functools itertools contextlib dataclasses typing enum "
+    "inspect pickle copy csv configparser sqlite3 urllib.request urllib.parse xml.etree.ElementTree html.parser "
+    "smtplib imaplib ftplib mailbox gettext locale codecs struct queue sched selectors tempfile glob fnmatch "
+    "filecmp io tokenize ast dis pdb timeit trace tracemalloc doctest pydoc importlib warnings abc numbers "
+    "hashlib secrets base64 colorsys optparse getopt getpass platform multiprocessing weakref types reprlib "
+    "pprint operator graphlib zoneinfo ipaddress uuid socketserver xmlrpc.client wsgiref.simple_server "
+    "webbrowser plistlib netrc mimetypes shelve gzip bz2 lzma"
+).split()
+
+
+def _prose(text: str) -> str:
+    """Keep the running-text lines of a docstring (drop code, doctests, tables)."""
+    keep = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith((" ", "\t", ">>>", "...", "|", "+", "=", "-", "*"))
+    ]
+    return " ".join(keep)
+
+
+def python_docstring_documents(min_words: int) -> list[str]:
+    """Long standard-library docstrings as prose documents (human-written, shipped with Python)."""
+    import importlib
+    import inspect
+    import warnings
+
+    docs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in _DOCSTRING_MODULES:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+            members = [module] + [
+                obj
+                for _, obj in sorted(vars(module).items())
+                if (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", "") == name
+            ]
+            for obj in members:
+                text = _prose(inspect.getdoc(obj) or "")
+                if len(text.split()) >= min_words:
+                    docs.append(text)
     return docs
