@@ -1,7 +1,7 @@
 """URL normalisation and a domain / pattern blocklist.
 
 ``normalize_url`` lower-cases scheme and host, drops default ports, fragments and
-tracking parameters (``utm_*``, ``fbclid``, ``gclid``), and sorts the query, so
+tracking parameters (``utm_*`` and click ids), and sorts the query, so
 the same page crawled under cosmetic URL variants compares equal.
 :class:`UrlBlocklist` is read from a text file: one entry per line, ``#``
 comments; a bare domain blocks it and all its subdomains, ``re:<regex>`` blocks
@@ -19,7 +19,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 __all__ = ["UrlBlocklist", "UrlVerdict", "normalize_url"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid)$", re.IGNORECASE)
+# Query parameters that only track the visit, never change the page
+# (the utm_* family, Google/Facebook/Microsoft click ids, Mailchimp, Google Analytics).
+_TRACKING = re.compile(r"^(utm_[a-z]+|gclid|fbclid|msclkid|mc_cid|mc_eid|_ga)$", re.IGNORECASE)
 
 
 def normalize_url(url: str) -> str:

@@ -13,7 +13,9 @@ import hashlib
 import re
 import unicodedata
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
+
+from tailguard.filters.urls import normalize_url as canonical_url
 
 __all__ = [
     "TextNormalization",
@@ -67,36 +69,27 @@ def line_key(line: str, mode: TextNormalization = "lower") -> str | None:
     return hashlib.blake2b(normalised.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-# Query parameters that only track the visit, never change the page
-# (the utm_* family, Google/Facebook/Microsoft click ids).
-_TRACKING = re.compile(r"^(utm_[a-z]+|gclid|fbclid|msclkid|mc_cid|mc_eid|_ga)$", re.IGNORECASE)
-
-
 def normalize_url(url: str) -> str | None:
-    """Return a canonical form of ``url`` for URL-level dedup (minimal, local fallback).
+    """Return the URL-dedup key of ``url``: the shared canonical form, made coarser.
 
-    Lower-cases scheme and host, drops ``www.``, default ports, fragments and
-    tracking parameters, sorts the query and treats ``http``/``https`` alike.
-    The shared ``tailguard.filters.urls.normalize_url`` is preferred when present.
+    On top of :func:`tailguard.filters.urls.normalize_url` (lower-case scheme and
+    host, no default ports, fragments or tracking parameters, sorted query) the key
+    drops ``www.`` and user info and treats ``http``/``https`` alike.
 
     Args:
         url: An absolute URL.
 
     Returns:
-        The canonical URL, or ``None`` when ``url`` has no host.
+        The key, or ``None`` when ``url`` has no host.
     """
     try:
-        parts = urlsplit(url.strip())
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
+        parts = urlsplit(canonical_url(url))
+        host, port = parts.hostname, parts.port
     except ValueError:
         return None
     if not host:
         return None
-    scheme = parts.scheme.lower()
     host = host.removeprefix("www.")
-    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)))
-    path = parts.path or "/"
-    return urlunsplit(("http" if scheme in _DEFAULT_PORTS else scheme, netloc, path, query, ""))
+    netloc = host if port is None else f"{host}:{port}"
+    scheme = "http" if parts.scheme in ("http", "https") else parts.scheme
+    return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
