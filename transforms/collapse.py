@@ -20,9 +20,9 @@ from apache_beam.pvalue import PCollection
 
 from tailguard.filters.collapse.indicators import CollapseAccumulator, IndicatorSettings
 from tailguard.filters.collapse.ngram import tokenize
-from tailguard.filters.collapse.reference import Reference, load_reference
+from tailguard.filters.collapse.reference import REFERENCE_FILES, Reference, load_reference
 from tailguard.filters.document import Document
-from tailguard.transforms.io import WriteJsonFile, work_path
+from tailguard.transforms.io import WriteJsonFile, local_copy, work_path
 
 __all__ = ["DEFAULT_ALARMS", "CollapseConfig", "MeasureCollapse", "check_alarms"]
 
@@ -102,6 +102,11 @@ def check_alarms(groups: dict[str, dict[str, Any]], rules: Iterable[tuple[str, s
     return alarms
 
 
+def _load_reference(path: str) -> Reference:
+    """Load a reference snapshot from any Beam filesystem (``gs://`` snapshots are copied locally)."""
+    return load_reference(local_copy(path, REFERENCE_FILES) if "://" in path else path)
+
+
 class _CollapseCombineFn(beam.CombineFn):
     """Documents of one group → indicator dict (thin wrapper over CollapseAccumulator)."""
 
@@ -112,7 +117,7 @@ class _CollapseCombineFn(beam.CombineFn):
     def setup(self) -> None:
         # The reference trigram model is large; load it once per worker, not per bundle.
         if self._config.reference:
-            self._reference = load_reference(self._config.reference)
+            self._reference = _load_reference(self._config.reference)
 
     def create_accumulator(self) -> CollapseAccumulator:
         return CollapseAccumulator(self._config.settings())
@@ -130,7 +135,7 @@ class _CollapseCombineFn(beam.CombineFn):
 
     def extract_output(self, acc: CollapseAccumulator) -> dict[str, Any]:
         if self._config.reference and self._reference is None:  # runners that skip setup on the combine path
-            self._reference = load_reference(self._config.reference)
+            self._reference = _load_reference(self._config.reference)
         return acc.result(self._reference)
 
 
@@ -171,7 +176,7 @@ class MeasureCollapse(beam.PTransform):
         self._ref_id: str | None = None
         if config.enabled and config.reference:
             # Fail at launch, not on a worker, when the snapshot is missing or of another format.
-            self._ref_id = load_reference(config.reference).snapshot_id
+            self._ref_id = _load_reference(config.reference).snapshot_id
 
     def expand(self, docs: PCollection) -> Any:
         if not self._config.enabled:

@@ -70,18 +70,29 @@ def read_text(path: str) -> str:
         return handle.read().decode("utf-8")
 
 
-def local_copy(path: str) -> str:
-    """Return a local path for ``path``: itself when local, else a per-process temp copy (models)."""
+def local_copy(path: str, names: Sequence[str] = ()) -> str:
+    """Return a local path for ``path``: itself when local, else a per-process temp copy.
+
+    Args:
+        path: A file, or with ``names`` a directory, on any Beam filesystem.
+        names: Files of the directory ``path`` to copy (e.g. a reference snapshot's).
+
+    Returns:
+        The local file, or the local directory holding ``names``.
+    """
     if "://" not in path:
         return path
     import os
     import tempfile
 
-    target = os.path.join(tempfile.mkdtemp(prefix="tailguard-"), path.rstrip("/").rsplit("/", 1)[-1])
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as src, open(target, "wb") as dst:
-        while chunk := src.read(1 << 20):
-            dst.write(chunk)
-    return target
+    local_dir = tempfile.mkdtemp(prefix="tailguard-")
+    sources = [FileSystems.join(path, n) for n in names] if names else [path]
+    for source in sources:
+        target = os.path.join(local_dir, source.rstrip("/").rsplit("/", 1)[-1])
+        with FileSystems.open(source, compression_type=CompressionTypes.UNCOMPRESSED) as src, open(target, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+    return local_dir if names else os.path.join(local_dir, sources[0].rstrip("/").rsplit("/", 1)[-1])
 
 
 def work_path(output_dir: str, *parts: str) -> str:

@@ -99,6 +99,10 @@ def build_reference(texts: Iterable[str], sources: Sequence[str] = ()) -> Refere
     return _from_parts(counts, KneserNeyTrigram(vocab, docs), sources)
 
 
+#: The files of a snapshot directory.
+REFERENCE_FILES = ("reference.json", "trigrams.tsv.gz")
+
+
 def save_reference(ref: Reference, out_dir: str | Path) -> Path:
     """Write the snapshot to ``out_dir`` (created); return the ``reference.json`` path."""
     out = Path(out_dir)
