@@ -8,18 +8,31 @@ file is what Dataflow workers install when a job is submitted with
 ``--setup_file ./setup.py``.
 """
 
-from setuptools import setup
+import os
+
+from setuptools import find_namespace_packages, setup
 
 VERSION = "0.1.0"
 
-PACKAGES = {
-    "tailguard.filters": "filters",
-    "tailguard.filters.readers": "filters/readers",
-    "tailguard.filters.detect": "filters/detect",
-    "tailguard.transforms": "transforms",
-    "tailguard.pipelines": "pipelines",
-    "tailguard.configs": "configs",
-}
+# The top-level folders that become ``tailguard.<folder>``.  Everything below
+# them that holds Python files is a package: the list is derived from the tree
+# on every build, never kept by hand (a hand-kept list once left out
+# filters/dedup, filters/quality and filters/collapse, and every plain
+# ``pip install .`` — which is how Dataflow and Flink workers install — failed).
+SOURCE_ROOTS = ("filters", "transforms", "pipelines", "configs")
+
+
+def _packages() -> dict[str, str]:
+    """Map every ``tailguard.*`` import name to its folder, from the tree."""
+    mapping: dict[str, str] = {}
+    for root in SOURCE_ROOTS:
+        mapping[f"tailguard.{root}"] = root
+        for sub in find_namespace_packages(where=root, exclude=["*__pycache__*"]):
+            mapping[f"tailguard.{root}.{sub}"] = os.path.join(root, *sub.split("."))
+    return dict(sorted(mapping.items()))
+
+
+PACKAGES = _packages()
 
 # Pinned to a set that installs together on Python 3.11 (checked with `pip check`).
 # fastText: the maintained source release 0.9.3 builds in about a minute; its
