@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("apache_beam", "urllib3", "google"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     module_name, func_name, _ = COMMANDS[command]
-    from tailguard.pipelines.config import ConfigError
+    from tailguard.filters.errors import ConfigError
 
     try:
         func = getattr(importlib.import_module(module_name), func_name)

@@ -45,7 +45,7 @@ from tailguard.filters.collapse.indicators import distinct_n
 from tailguard.filters.collapse.ngram import KneserNeyTrigram, Vocabulary, tokenize
 from tailguard.filters.collapse.reference import RARE_MAX_COUNT, TAIL_MASS
 from tailguard.filters.hashing import stable_hash64, unit_interval
-from tailguard.pipelines.config import ConfigError
+from tailguard.filters.errors import ConfigError
 
 __all__ = ["CONDITIONS", "FULL", "QUICK", "BenchSettings", "run_bench", "run_benchmark"]
 

@@ -21,15 +21,12 @@ from typing import Any, Literal
 
 import yaml
 
+from tailguard.filters.errors import ConfigError
 from tailguard.pipelines.stages import STAGES, StageSpec
 from tailguard.transforms.collapse import CollapseConfig
 from tailguard.transforms.io import ReadConfig, WriteConfig
 
 __all__ = ["ConfigError", "CurationConfig", "PipelineConfig", "ResumeConfig", "build_dataclass", "load_config"]
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message says which key and what is allowed."""
 
 
 @dataclass(frozen=True)

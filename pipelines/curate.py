@@ -34,7 +34,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
-from tailguard.pipelines.config import ConfigError, CurationConfig, load_config
+from tailguard.filters.errors import ConfigError
+from tailguard.pipelines.config import CurationConfig, load_config
 from tailguard.pipelines.manifest import Manifest, build_manifest, print_summary, write_manifest
 from tailguard.pipelines.report import write_report
 from tailguard.pipelines.stages import RunContext, StageSpec

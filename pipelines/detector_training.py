@@ -38,7 +38,7 @@ from tailguard.filters.detect.ensemble import (
 )
 from tailguard.filters.detect.metrics import length_bucket, sliced_report, worst
 from tailguard.filters.detect.model_dir import ModelInfo
-from tailguard.pipelines.config import ConfigError
+from tailguard.filters.errors import ConfigError
 
 __all__ = ["evaluate_rows", "run_detector", "train_detector"]
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 
 from tailguard.filters.collapse.corpora import load_corpus
 from tailguard.filters.collapse.reference import build_reference, save_reference
-from tailguard.pipelines.config import ConfigError
+from tailguard.filters.errors import ConfigError
 
 __all__ = ["run_reference"]
 
