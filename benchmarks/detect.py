@@ -36,11 +36,7 @@ def _texts_and_model(model: str | None, n_docs: int) -> tuple[list[str], str]:
     if paths:
         rows = list(read_labelled(paths))
         test = [r.text for r in rows if r.split == "test"]
-        train = [
-            r
-            for r in rows
-            if r.split == "train" and unit_interval("bench", r.group) < 0.25
-        ]
+        train = [r for r in rows if r.split == "train" and unit_interval("bench", r.group) < 0.25]
     else:
         print("../shared/data/detect absent: synthetic text", file=sys.stderr)
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,10 +44,7 @@ def _texts_and_model(model: str | None, n_docs: int) -> tuple[list[str], str]:
         from tests.filters.detect_helpers import synthetic_rows
 
         syn = synthetic_rows(4000)
-        train = [
-            LabelledText(r["text"], int(r["label"] == "ai"), "syn", group=r["id"])
-            for r in syn
-        ]
+        train = [LabelledText(r["text"], int(r["label"] == "ai"), "syn", group=r["id"]) for r in syn]
         test = [r["text"] for r in synthetic_rows(n_docs, seed=9)]
     if model is None:
         model = tempfile.mkdtemp(prefix="tailguard-bench-model-")
@@ -100,14 +93,10 @@ def main() -> None:
                 "batch": args.batch,
                 "docs_per_s_per_core": round(len(texts) / cpu, 1),
                 "docs_per_s_wall": round(len(texts) / wall, 1),
-                "us_per_doc": {
-                    k: round(v / len(texts) * 1e6, 1) for k, v in cost.items()
-                },
+                "us_per_doc": {k: round(v / len(texts) * 1e6, 1) for k, v in cost.items()},
                 "detectors": detector.info.detectors,
                 "lm_tier": "not implemented (optional small-LM tier out of scope)",
-                "peak_rss_mb": round(
-                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-                ),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "cpu_count": os.cpu_count(),
             }
         )

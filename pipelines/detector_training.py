@@ -81,9 +81,7 @@ def _flag(note: str) -> str:
 def evaluate_rows(detector: AIDetector, rows: Sequence[LabelledText]) -> dict[str, Any]:
     """Score ``rows`` and return the sliced report (see :func:`~tailguard.filters.detect.metrics.sliced_report`)."""
     started = time.perf_counter()
-    scores, per_detector = detector.score_prepared(
-        prepare([r.text for r in rows], detector.max_chars)
-    )
+    scores, per_detector = detector.score_prepared(prepare([r.text for r in rows], detector.max_chars))
     elapsed = time.perf_counter() - started
     labels = np.array([r.label for r in rows])
     keys = {
@@ -95,13 +93,9 @@ def evaluate_rows(detector: AIDetector, rows: Sequence[LabelledText]) -> dict[st
         "flag": [_flag(r.note) for r in rows],
     }
     info = detector.info
-    report = sliced_report(
-        scores, labels, keys, info.thresholds, f"{info.default_fpr:g}", per_detector
-    )
+    report = sliced_report(scores, labels, keys, info.thresholds, f"{info.default_fpr:g}", per_detector)
     report["worst_domain_fpr"] = worst(report["per_domain"], "threshold_fpr")
-    report["scoring_docs_per_s"] = (
-        round(len(rows) / elapsed, 1) if elapsed > 0 else None
-    )
+    report["scoring_docs_per_s"] = round(len(rows) / elapsed, 1) if elapsed > 0 else None
     return report
 
 
@@ -114,18 +108,14 @@ def _read_eval_rows(paths: list[str], split: str) -> list[LabelledText]:
     return rows
 
 
-def _leave_one_source_out(
-    paths: list[str], config: EnsembleConfig, split: str
-) -> dict[str, Any]:
+def _leave_one_source_out(paths: list[str], config: EnsembleConfig, split: str) -> dict[str, Any]:
     out: dict[str, Any] = {"per_source": {}}
     for held in paths:
         others = [p for p in paths if p != held]
         train = [r for r in read_labelled(others) if r.split != "test"]
         test = _read_eval_rows([held], split)
         name = test[0].dataset
-        _LOG.info(
-            "leave-one-source-out: training without %s on %d rows", name, len(train)
-        )
+        _LOG.info("leave-one-source-out: training without %s on %d rows", name, len(train))
         try:
             detector = train_rows(train, config, _LOG.info)
         except ValueError as exc:
@@ -137,9 +127,7 @@ def _leave_one_source_out(
             "detectors": detector.info.detectors,
             **report["overall"],
         }
-    done = [
-        v for v in out["per_source"].values() if "auroc" in v and v["auroc"] is not None
-    ]
+    done = [v for v in out["per_source"].values() if "auroc" in v and v["auroc"] is not None]
     for metric in (
         "auroc",
         "tpr_at_1pct_fpr",
@@ -159,9 +147,7 @@ def _fmt(value: Any) -> str:
 
 def _print_table(title: str, per: dict[str, Any]) -> None:
     print(f"\n{title}")
-    print(
-        f"  {'slice':<34}{'n':>7}{'AUROC':>8}{'TPR@1%':>8}{'TPR@5%':>8}{'FPR@t':>8}{'TPR@t':>8}{'acc@t':>8}"
-    )
+    print(f"  {'slice':<34}{'n':>7}{'AUROC':>8}{'TPR@1%':>8}{'TPR@5%':>8}{'FPR@t':>8}{'TPR@t':>8}{'acc@t':>8}")
     for name, m in per.items():
         if "error" in m:
             print(f"  {name:<34} error: {m['error']}")
@@ -173,9 +159,7 @@ def _print_table(title: str, per: dict[str, Any]) -> None:
 
 
 def _train(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tailguard detector train", description="train the AI-text detector"
-    )
+    parser = argparse.ArgumentParser(prog="tailguard detector train", description="train the AI-text detector")
     parser.add_argument(
         "--data",
         action="append",
@@ -221,13 +205,9 @@ def _eval(argv: Sequence[str]) -> int:
         required=True,
         help="labelled JSONL glob (repeatable)",
     )
-    parser.add_argument(
-        "--model", required=True, help="model directory from `tailguard detector train`"
-    )
+    parser.add_argument("--model", required=True, help="model directory from `tailguard detector train`")
     parser.add_argument("--json", required=True, help="where to write the JSON report")
-    parser.add_argument(
-        "--split", default="test", help="rows to evaluate: test (default), train or all"
-    )
+    parser.add_argument("--split", default="test", help="rows to evaluate: test (default), train or all")
     parser.add_argument(
         "--leave-one-source-out",
         action="store_true",
@@ -261,11 +241,7 @@ def _eval(argv: Sequence[str]) -> int:
         if args.config:
             config = _load_config(args.config)
         else:
-            stored = {
-                k: v
-                for k, v in detector.info.config.items()
-                if k in EnsembleConfig.__dataclass_fields__
-            }
+            stored = {k: v for k, v in detector.info.config.items() if k in EnsembleConfig.__dataclass_fields__}
             if "stack_features" not in stored:
                 # a model trained before the stacker options existed: retrain it the way it was
                 stored.update(
@@ -274,9 +250,7 @@ def _eval(argv: Sequence[str]) -> int:
                     stack_balance_cap=stored.get("balance_cap", 8.0),
                 )
             config = EnsembleConfig.from_dict(stored)
-        report["leave_one_source_out"] = _leave_one_source_out(
-            paths, config, args.split
-        )
+        report["leave_one_source_out"] = _leave_one_source_out(paths, config, args.split)
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1, sort_keys=False)
@@ -285,15 +259,9 @@ def _eval(argv: Sequence[str]) -> int:
         _print_table(f"per {key}", report[f"per_{key}"])
     if "leave_one_source_out" in report:
         loso = report["leave_one_source_out"]
-        _print_table(
-            "leave-one-source-out (trained without the source)", loso["per_source"]
-        )
-        print(
-            f"  mean AUROC {loso['mean_auroc']}  mean TPR@1% {loso['mean_tpr_at_1pct_fpr']}"
-        )
-    print(
-        f"\nworst domain FPR at the calibrated threshold: {report['worst_domain_fpr']}"
-    )
+        _print_table("leave-one-source-out (trained without the source)", loso["per_source"])
+        print(f"  mean AUROC {loso['mean_auroc']}  mean TPR@1% {loso['mean_tpr_at_1pct_fpr']}")
+    print(f"\nworst domain FPR at the calibrated threshold: {report['worst_domain_fpr']}")
     print(f"report written to {args.json}")
     return 0
 

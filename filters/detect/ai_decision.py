@@ -43,9 +43,7 @@ def decide_ai(
         The :class:`AIDecision`.
     """
     if watermark_z is not None and watermark_z >= watermark_z_threshold:
-        return AIDecision(
-            AI_GENERATED, f"watermark_z={watermark_z:.2f}>={watermark_z_threshold:g}"
-        )
+        return AIDecision(AI_GENERATED, f"watermark_z={watermark_z:.2f}>={watermark_z_threshold:g}")
     if ai_score is None:
         return AIDecision(None, "unscored")
     if ai_score >= threshold:

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,6 +27,7 @@ __all__ = [
     "normalize_text",
     "prepare",
     "register_detector",
+    "register_detector_class",
     "tokenize",
 ]
 
@@ -88,9 +89,7 @@ class PreparedText:
     tokens: list[str]
 
 
-def prepare(
-    texts: Sequence[str], max_chars: int = MAX_SCORE_CHARS
-) -> list[PreparedText]:
+def prepare(texts: Sequence[str], max_chars: int = MAX_SCORE_CHARS) -> list[PreparedText]:
     """Normalise and tokenise a batch once for every detector."""
     out = []
     for text in texts:
@@ -150,6 +149,30 @@ def register_detector(kind: DetectorKind) -> DetectorKind:
     """Add ``kind`` to :data:`DETECTORS` (module import time) and return it."""
     DETECTORS[kind.name] = kind
     return kind
+
+
+def register_detector_class(name: str, cls: Any, params_cls: Callable[..., Any]) -> DetectorKind:
+    """Register ``cls`` under ``name``, building its params dataclass from the config section.
+
+    The shared tail of every detector module: ``train``/``load`` get ``params_cls(**section)`` (so an
+    unknown key in the ``params.<name>`` config section fails with ``TypeError`` naming it).
+
+    Args:
+        name: Registry name (config key and ``detector_scores`` key).
+        cls: The detector class (``cls.train(docs, labels, params)``, ``cls.load(directory, params)``).
+        params_cls: The frozen params dataclass of the detector.
+
+    Returns:
+        The registered :class:`DetectorKind`.
+    """
+
+    def train(docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]) -> Detector:
+        return cls.train(docs, labels, params_cls(**params))
+
+    def load(directory: str, params: dict[str, Any]) -> Detector:
+        return cls.load(directory, params_cls(**params))
+
+    return register_detector(DetectorKind(name, train, load))
 
 
 def primary_scores(detector: Detector, texts: Sequence[str]) -> list[float]:

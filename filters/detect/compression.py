@@ -13,12 +13,11 @@ import lzma
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import zstandard
 
-from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
+from tailguard.filters.detect.base import PreparedText, register_detector_class
 
 __all__ = ["CompressionDetector", "CompressionParams"]
 
@@ -54,26 +53,18 @@ class CompressionDetector:
 
     name = "compression"
 
-    def __init__(
-        self, human_dict: bytes, ai_dict: bytes, params: CompressionParams
-    ) -> None:
+    def __init__(self, human_dict: bytes, ai_dict: bytes, params: CompressionParams) -> None:
         self._dicts = (human_dict, ai_dict)
         self._params = params
         self._plain = zstandard.ZstdCompressor(level=params.level)
-        self._human = zstandard.ZstdCompressor(
-            level=params.level, dict_data=zstandard.ZstdCompressionDict(human_dict)
-        )
-        self._ai = zstandard.ZstdCompressor(
-            level=params.level, dict_data=zstandard.ZstdCompressionDict(ai_dict)
-        )
+        self._human = zstandard.ZstdCompressor(level=params.level, dict_data=zstandard.ZstdCompressionDict(human_dict))
+        self._ai = zstandard.ZstdCompressor(level=params.level, dict_data=zstandard.ZstdCompressionDict(ai_dict))
         names = [
             "compression_dict_gain",
             "compression_zstd_ratio",
             "compression_human_dict_ratio",
         ]
-        self.feature_names = tuple(
-            [*names, "compression_lzma_ratio"] if params.use_lzma else names
-        )
+        self.feature_names = tuple([*names, "compression_lzma_ratio"] if params.use_lzma else names)
 
     @classmethod
     def train(
@@ -85,16 +76,10 @@ class CompressionDetector:
         """Train one dictionary per class on (at most ``max_samples``) training texts."""
         dicts = []
         for side in (0, 1):
-            samples = [
-                d.norm.encode("utf-8")
-                for d, y in zip(docs, labels, strict=True)
-                if y == side and d.norm
-            ]
+            samples = [d.norm.encode("utf-8") for d, y in zip(docs, labels, strict=True) if y == side and d.norm]
             samples = samples[: params.max_samples]
             try:
-                trained = zstandard.train_dictionary(
-                    params.dict_size, samples
-                ).as_bytes()
+                trained = zstandard.train_dictionary(params.dict_size, samples).as_bytes()
             except zstandard.ZstdError:
                 # Too little text for the trainer (tiny demo sets): use the raw text as a content dictionary.
                 trained = b" ".join(samples)[-params.dict_size :] or b" "
@@ -134,14 +119,4 @@ class CompressionDetector:
         return out
 
 
-def _train(
-    docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]
-) -> CompressionDetector:
-    return CompressionDetector.train(docs, labels, CompressionParams(**params))
-
-
-def _load(directory: str, params: dict[str, Any]) -> CompressionDetector:
-    return CompressionDetector.load(directory, CompressionParams(**params))
-
-
-register_detector(DetectorKind("compression", _train, _load))
+register_detector_class("compression", CompressionDetector, CompressionParams)

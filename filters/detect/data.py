@@ -80,9 +80,7 @@ def _open_text(path: str) -> IO[str]:
     return open(path, encoding="utf-8")
 
 
-def read_labelled(
-    paths: Sequence[str], split: str | None = None
-) -> Iterator[LabelledText]:
+def read_labelled(paths: Sequence[str], split: str | None = None) -> Iterator[LabelledText]:
     """Yield the labelled rows of ``paths``.
 
     Args:
@@ -106,24 +104,16 @@ def read_labelled(
                     continue
                 label = LABELS.get(str(row.get("label", "")).lower())
                 if label is None:
-                    raise ValueError(
-                        f"{path}:{line_no}: label must be 'human' or 'ai', got {row.get('label')!r}"
-                    )
+                    raise ValueError(f"{path}:{line_no}: label must be 'human' or 'ai', got {row.get('label')!r}")
                 text = row.get("text") or ""
                 if not text.strip():
                     continue
-                group = (
-                    row.get("pair_id")
-                    or row.get("id")
-                    or hashlib.sha1(text.encode()).hexdigest()
-                )
+                group = row.get("pair_id") or row.get("id") or hashlib.sha1(text.encode()).hexdigest()
                 yield LabelledText(
                     text=text,
                     label=label,
                     dataset=dataset,
-                    generator=str(
-                        row.get("generator") or ("human" if label == 0 else "unknown")
-                    ),
+                    generator=str(row.get("generator") or ("human" if label == 0 else "unknown")),
                     domain=str(row.get("domain") or "unknown"),
                     attack=str(row.get("attack") or "none"),
                     split=str(row.get("split") or ""),
@@ -141,9 +131,7 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def split_role(
-    group: str, seed: int, base_fraction: float, stack_fraction: float
-) -> str:
+def split_role(group: str, seed: int, base_fraction: float, stack_fraction: float) -> str:
     """Assign a training row to ``base`` / ``stack`` / ``calib`` by a hash of its group.
 
     The base detectors are fitted on ``base``, the stacked logistic regression on ``stack`` (scores

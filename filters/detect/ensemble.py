@@ -56,9 +56,7 @@ __all__ = [
 
 DEFAULT_DETECTORS = ("fasttext", "ngram", "compression", "stylometry")
 # One score column per detector (the stacker input of the ``scores*`` feature sets).
-_SCORE_COLUMNS = frozenset(
-    {"fasttext_logit", "ngram_llr_mean", "compression_dict_gain", "stylometry_score"}
-)
+_SCORE_COLUMNS = frozenset({"fasttext_logit", "ngram_llr_mean", "compression_dict_gain", "stylometry_score"})
 STACK_FEATURE_SETS = (
     "all",
     "no_fasttext",
@@ -87,9 +85,7 @@ def stack_columns(feature_names: Sequence[str], feature_set: str) -> list[int]:
         if feature_set == "lr_compression":
             return name.startswith(("ngram_", "compression_"))
         # no_stylometry_raw: detector outputs, not the raw stylometric rates
-        return name.startswith(("fasttext_", "ngram_", "compression_")) or (
-            name == "stylometry_score"
-        )
+        return name.startswith(("fasttext_", "ngram_", "compression_")) or (name == "stylometry_score")
 
     cols = [i for i, n in enumerate(feature_names) if keep(n)]
     return cols or list(range(len(feature_names)))
@@ -154,28 +150,17 @@ class EnsembleConfig:
 
     def __post_init__(self) -> None:
         if self.stack_features not in STACK_FEATURE_SETS:
-            raise ValueError(
-                f"stack_features must be one of {sorted(STACK_FEATURE_SETS)}"
-            )
+            raise ValueError(f"stack_features must be one of {sorted(STACK_FEATURE_SETS)}")
         unknown = [d for d in self.detectors if d not in DETECTORS]
         if unknown or not self.detectors:
-            raise ValueError(
-                f"detectors: unknown {unknown} (known: {sorted(DETECTORS)})"
-            )
+            raise ValueError(f"detectors: unknown {unknown} (known: {sorted(DETECTORS)})")
         if unknown_params := set(self.params) - set(DETECTORS):
             raise ValueError(f"params: unknown detectors {sorted(unknown_params)}")
         if not (
-            0 < self.base_fraction < 1
-            and 0 < self.stack_fraction < 1
-            and self.base_fraction + self.stack_fraction < 1
+            0 < self.base_fraction < 1 and 0 < self.stack_fraction < 1 and self.base_fraction + self.stack_fraction < 1
         ):
-            raise ValueError(
-                "base_fraction and stack_fraction must be in (0, 1) and sum to < 1"
-            )
-        if (
-            not all(0 < f < 0.5 for f in self.target_fprs)
-            or self.default_fpr not in self.target_fprs
-        ):
+            raise ValueError("base_fraction and stack_fraction must be in (0, 1) and sum to < 1")
+        if not all(0 < f < 0.5 for f in self.target_fprs) or self.default_fpr not in self.target_fprs:
             raise ValueError("target_fprs must be in (0, 0.5) and include default_fpr")
         if self.max_chars < 100:
             raise ValueError("max_chars must be >= 100")
@@ -241,18 +226,12 @@ class AIDetector:
         a, b = self.platt
         return sigmoid(a * logits + b)
 
-    def score_prepared(
-        self, docs: Sequence[PreparedText]
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def score_prepared(self, docs: Sequence[PreparedText]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Return (ai_score array, {detector: score array}) for prepared docs."""
         blocks = [d.features(docs) for d in self.detectors]
         feats = np.hstack(blocks) if blocks else np.zeros((len(docs), 0))
-        scores = (
-            self._calibrated(self.stacker.decision(feats)) if len(docs) else np.zeros(0)
-        )
-        return scores, {
-            d.name: block[:, 0] for d, block in zip(self.detectors, blocks, strict=True)
-        }
+        scores = self._calibrated(self.stacker.decision(feats)) if len(docs) else np.zeros(0)
+        return scores, {d.name: block[:, 0] for d, block in zip(self.detectors, blocks, strict=True)}
 
     def score_batch(self, texts: Sequence[str]) -> list[AIScore]:
         """Score a batch of raw texts."""
@@ -289,10 +268,7 @@ def load_detector(directory: str) -> AIDetector:
     info = read_model_info(directory)
     params = info.config.get("params", {})
     try:
-        detectors = [
-            DETECTORS[name].load(directory, params.get(name, {}))
-            for name in info.detectors
-        ]
+        detectors = [DETECTORS[name].load(directory, params.get(name, {})) for name in info.detectors]
     except (OSError, KeyError) as exc:
         raise ValueError(f"detector model {directory!r} is incomplete: {exc}") from exc
     return AIDetector(
@@ -313,9 +289,7 @@ def _fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(model.weights[0]) / spread, model.bias
 
 
-def train_rows(
-    rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = None
-) -> AIDetector:
+def train_rows(rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = None) -> AIDetector:
     """Train the whole ensemble on labelled rows (all rows are used; filter splits before).
 
     Args:
@@ -333,41 +307,21 @@ def train_rows(
     labels = np.array([r.label for r in rows])
     if len(set(labels.tolist())) < 2:
         raise ValueError("training data needs both human and ai rows")
-    roles = np.array(
-        [
-            split_role(
-                r.group, config.seed, config.base_fraction, config.stack_fraction
-            )
-            for r in rows
-        ]
-    )
+    roles = np.array([split_role(r.group, config.seed, config.base_fraction, config.stack_fraction) for r in rows])
     started = time.perf_counter()
     prepared = prepare([r.text for r in rows], config.max_chars)
     say(
         f"prepared {len(rows)} texts in {time.perf_counter() - started:.1f}s; roles: "
-        + ", ".join(
-            f"{k}={int((roles == k).sum())}" for k in ("base", "stack", "calib")
-        )
+        + ", ".join(f"{k}={int((roles == k).sum())}" for k in ("base", "stack", "calib"))
     )
     for role in ("base", "stack", "calib"):
         if len(set(labels[roles == role].tolist())) < 2:
-            raise ValueError(
-                f"the {role!r} part of the training data lacks one class; add more rows"
-            )
+            raise ValueError(f"the {role!r} part of the training data lacks one class; add more rows")
     sizes = Counter(r.dataset for r in rows)
     largest = max(sizes.values())
-    weights = np.array(
-        [
-            min(
-                (largest / sizes[r.dataset]) ** config.balance_power, config.balance_cap
-            )
-            for r in rows
-        ]
-    )
+    weights = np.array([min((largest / sizes[r.dataset]) ** config.balance_power, config.balance_cap) for r in rows])
     base_idx = np.flatnonzero(roles == "base")
-    base_idx = np.repeat(
-        base_idx, np.maximum(np.rint(weights[base_idx]), 1).astype(int)
-    )
+    base_idx = np.repeat(base_idx, np.maximum(np.rint(weights[base_idx]), 1).astype(int))
     base_docs = [prepared[i] for i in base_idx]
     detectors: list[Detector] = []
     skipped: dict[str, str] = {}
@@ -400,9 +354,7 @@ def train_rows(
             for r in rows
         ]
     )
-    cols = stack_columns(
-        [n for d in detectors for n in d.feature_names], config.stack_features
-    )
+    cols = stack_columns([n for d in detectors for n in d.feature_names], config.stack_features)
     stacker = _embed(
         fit_logistic(
             feats[in_stack][:, cols],
@@ -424,10 +376,7 @@ def train_rows(
         "calib_rows": len(calib_labels),
         "calib_human_rows": int((calib_labels == 0).sum()),
         "calib_auroc": auroc(calib_scores, calib_labels),
-        **{
-            f"calib_tpr_at_{k}": tpr_at_fpr(calib_scores, calib_labels, float(k))
-            for k in thresholds
-        },
+        **{f"calib_tpr_at_{k}": tpr_at_fpr(calib_scores, calib_labels, float(k)) for k in thresholds},
         "detector_calib_auroc": {
             d.name: auroc(d_feats[:, 0], calib_labels)
             for d, d_feats in zip(
@@ -484,11 +433,7 @@ def train_detector(
     Returns:
         The saved model's :class:`ModelInfo`.
     """
-    cfg = (
-        config
-        if isinstance(config, EnsembleConfig)
-        else EnsembleConfig.from_dict(config or {})
-    )
+    cfg = config if isinstance(config, EnsembleConfig) else EnsembleConfig.from_dict(config or {})
     paths = sorted(data_paths)
     rows = [r for r in read_labelled(paths) if r.split != "test"]
     detector = train_rows(rows, cfg, log)
@@ -498,7 +443,6 @@ def train_detector(
     from tailguard.filters.detect.data import dataset_name
 
     detector.info.training_data = [
-        {"path": p, "sha256": file_sha256(p), "rows": per_file.get(dataset_name(p), 0)}
-        for p in paths
+        {"path": p, "sha256": file_sha256(p), "rows": per_file.get(dataset_name(p), 0)} for p in paths
     ]
     return detector.save(out_dir)

@@ -21,7 +21,7 @@ from typing import Any
 import fasttext
 import numpy as np
 
-from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
+from tailguard.filters.detect.base import PreparedText, register_detector_class
 from tailguard.filters.hashing import stable_hash64
 
 __all__ = ["FastTextDetector", "FastTextParams"]
@@ -74,9 +74,7 @@ class FastTextDetector:
         self._params = params
 
     @classmethod
-    def train(
-        cls, docs: Sequence[PreparedText], labels: Sequence[int], params: FastTextParams
-    ) -> FastTextDetector:
+    def train(cls, docs: Sequence[PreparedText], labels: Sequence[int], params: FastTextParams) -> FastTextDetector:
         """Train on ``docs`` (labels 1 = AI) with ``params``."""
         fd, path = tempfile.mkstemp(suffix=".txt", prefix="tailguard-ft-")
         try:
@@ -91,9 +89,7 @@ class FastTextDetector:
                     doc, label = docs[i], labels[i]
                     if not doc.tokens:
                         continue
-                    handle.write(
-                        f"{_AI if label else _HUMAN} {_line(doc, params.max_tokens)}\n"
-                    )
+                    handle.write(f"{_AI if label else _HUMAN} {_line(doc, params.max_tokens)}\n")
             model = None
             # fastText 0.9.3 sporadically aborts with "Encountered NaN" (seen with 2 hogwild threads on
             # the leave-one-out sets): retry with other thread counts / learning rates, then without
@@ -150,9 +146,7 @@ class FastTextDetector:
         predict = self._model.f.predict
         for i, doc in enumerate(docs):
             p_ai = 0.5
-            for prob, label in predict(
-                _line(doc, self._params.max_tokens) + "\n", 2, 0.0, "strict"
-            ):
+            for prob, label in predict(_line(doc, self._params.max_tokens) + "\n", 2, 0.0, "strict"):
                 if label == _AI:
                     p_ai = prob
                 elif label == _HUMAN and len(doc.tokens) > 0:
@@ -163,14 +157,4 @@ class FastTextDetector:
         return out
 
 
-def _train(
-    docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]
-) -> FastTextDetector:
-    return FastTextDetector.train(docs, labels, FastTextParams(**params))
-
-
-def _load(directory: str, params: dict[str, Any]) -> FastTextDetector:
-    return FastTextDetector.load(directory, FastTextParams(**params))
-
-
-register_detector(DetectorKind("fasttext", _train, _load))
+register_detector_class("fasttext", FastTextDetector, FastTextParams)

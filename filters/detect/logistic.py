@@ -81,11 +81,7 @@ def fit_logistic(
     x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     y = np.asarray(y, dtype=np.float64)
     d = x.shape[1]
-    w = (
-        np.ones(len(y))
-        if sample_weight is None
-        else np.asarray(sample_weight, dtype=np.float64)
-    )
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     w = w / max(w.mean(), 1e-12)
     mean = x.mean(axis=0) if standardize else np.zeros(d)
     scale = x.std(axis=0) if standardize else np.ones(d)
@@ -98,9 +94,7 @@ def fit_logistic(
     for _ in range(max_iter):
         p = sigmoid(design @ theta)
         grad = design.T @ (w * (p - y)) + penalty * theta
-        hess = (design * (w * p * (1 - p))[:, None]).T @ design + np.diag(
-            penalty + 1e-9
-        )
+        hess = (design * (w * p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hess, grad)
         theta -= step
         if np.max(np.abs(step)) < 1e-7:

@@ -37,9 +37,7 @@ def length_bucket(text: str) -> str:
     return next(name for lo, hi, name in LENGTH_BUCKETS if lo <= n < hi)
 
 
-def auroc(
-    scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray
-) -> float | None:
+def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray) -> float | None:
     """Area under the ROC curve (``None`` when one class is missing)."""
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels)
@@ -56,9 +54,7 @@ def auroc(
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def tpr_at_fpr(
-    scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray, fpr: float
-) -> float | None:
+def tpr_at_fpr(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray, fpr: float) -> float | None:
     """TPR at the strictest threshold whose FPR on these scores is <= ``fpr`` (``None`` if a class is missing)."""
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels)
@@ -118,13 +114,9 @@ def sliced_report(
     same datasets (``"vs_human_of_datasets": true``) so AUROC and TPR at FPR stay defined; the
     threshold figures always use only the slice's own rows.
     """
-    report: dict[str, Any] = {
-        "overall": slice_metrics(scores, labels, thresholds, default_fpr)
-    }
+    report: dict[str, Any] = {"overall": slice_metrics(scores, labels, thresholds, default_fpr)}
     if detector_scores:
-        report["overall"]["detector_auroc"] = {
-            k: _round(auroc(v, labels)) for k, v in detector_scores.items()
-        }
+        report["overall"]["detector_auroc"] = {k: _round(auroc(v, labels)) for k, v in detector_scores.items()}
     datasets = np.array(keys.get("source", [""] * len(labels)))
     for key, values in keys.items():
         column = np.array(values)
@@ -137,12 +129,8 @@ def sliced_report(
                 both = mask | ref
                 metrics.update(
                     auroc=_round(auroc(scores[both], labels[both])),
-                    tpr_at_1pct_fpr=_round(
-                        tpr_at_fpr(scores[both], labels[both], 0.01)
-                    ),
-                    tpr_at_5pct_fpr=_round(
-                        tpr_at_fpr(scores[both], labels[both], 0.05)
-                    ),
+                    tpr_at_1pct_fpr=_round(tpr_at_fpr(scores[both], labels[both], 0.01)),
+                    tpr_at_5pct_fpr=_round(tpr_at_fpr(scores[both], labels[both], 0.05)),
                     vs_human_of_datasets=True,
                 )
             per[value] = metrics
@@ -150,14 +138,10 @@ def sliced_report(
     return report
 
 
-def worst(
-    per: dict[str, Any], metric: str, min_n: int = 50, key: Callable[[Any], Any] = max
-) -> dict[str, Any] | None:
+def worst(per: dict[str, Any], metric: str, min_n: int = 50, key: Callable[[Any], Any] = max) -> dict[str, Any] | None:
     """Return ``{"slice", metric, "n_human"}`` of the slice with the extreme ``metric`` (≥ ``min_n`` humans)."""
     candidates = [
-        (v[metric], k, v["n_human"])
-        for k, v in per.items()
-        if v.get(metric) is not None and v["n_human"] >= min_n
+        (v[metric], k, v["n_human"]) for k, v in per.items() if v.get(metric) is not None and v["n_human"] >= min_n
     ]
     if not candidates:
         return None

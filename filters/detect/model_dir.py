@@ -109,17 +109,11 @@ def read_model_info(directory: str) -> ModelInfo:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"not a tailguard detector model directory ({path}: {exc})"
-        ) from exc
+        raise ValueError(f"not a tailguard detector model directory ({path}: {exc})") from exc
     if data.get("format") != MODEL_FORMAT:
-        raise ValueError(
-            f"{path}: model format {data.get('format')!r}, this tailguard reads {MODEL_FORMAT!r}"
-        )
+        raise ValueError(f"{path}: model format {data.get('format')!r}, this tailguard reads {MODEL_FORMAT!r}")
     known = set(ModelInfo.__dataclass_fields__)
-    return ModelInfo(
-        **{k: v for k, v in data.items() if k in known}, directory=directory
-    )
+    return ModelInfo(**{k: v for k, v in data.items() if k in known}, directory=directory)
 
 
 def localize_model_dir(
@@ -144,9 +138,7 @@ def localize_model_dir(
     if "://" not in path:
         return path
     if open_fn is None:
-        raise ValueError(
-            f"model_dir {path!r} is remote: an open_fn (e.g. Beam FileSystems.open) is needed"
-        )
+        raise ValueError(f"model_dir {path!r} is remote: an open_fn (e.g. Beam FileSystems.open) is needed")
     local = tempfile.mkdtemp(prefix="tailguard-model-")
     base = path.rstrip("/")
     names = list_fn(base) if list_fn else [MODEL_FILE]

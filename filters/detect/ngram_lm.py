@@ -20,11 +20,10 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
+from tailguard.filters.detect.base import PreparedText, register_detector_class
 
 __all__ = ["HashedTrigramLM", "NgramDetector", "NgramParams"]
 
@@ -79,9 +78,7 @@ def _ngram_keys(
 class HashedTrigramLM:
     """Witten-Bell interpolated trigram counts in hashed tables (see the module docstring)."""
 
-    def __init__(
-        self, bits: int, vocab_size: int, tables: dict[str, np.ndarray]
-    ) -> None:
+    def __init__(self, bits: int, vocab_size: int, tables: dict[str, np.ndarray]) -> None:
         self.bits = bits
         self.vocab_size = vocab_size
         self.c3, self.c12, self.t12 = tables["c3"], tables["c12"], tables["t12"]
@@ -94,9 +91,7 @@ class HashedTrigramLM:
         self.total = float(self.c1.sum())
 
     @classmethod
-    def fit(
-        cls, id_arrays: Sequence[np.ndarray], bits: int, vocab_size: int
-    ) -> HashedTrigramLM:
+    def fit(cls, id_arrays: Sequence[np.ndarray], bits: int, vocab_size: int) -> HashedTrigramLM:
         """Count the n-grams of BOS-padded token id arrays."""
         ids = [a for a in id_arrays if len(a) > 2]
         size = 1 << bits
@@ -116,27 +111,19 @@ class HashedTrigramLM:
                     "c1": vzeros,
                 },
             )
-        k12, k23, k123, w3 = (
-            np.concatenate(p) for p in zip(*(_ngram_keys(a) for a in ids), strict=True)
-        )
+        k12, k23, k123, w3 = (np.concatenate(p) for p in zip(*(_ngram_keys(a) for a in ids), strict=True))
         w2 = (k12 & np.uint64((1 << 20) - 1)).astype(np.int64)
         tables = {
             "c3": np.bincount(_bucket(k123, _MUL_TRI, bits), minlength=size),
             "c12": np.bincount(_bucket(k12, _MUL_TRI, bits), minlength=size),
             # distinct continuations of each trigram context / bigram context (Witten-Bell "types")
-            "t12": np.bincount(
-                _bucket(np.unique(k123) >> _SHIFT, _MUL_TRI, bits), minlength=size
-            ),
+            "t12": np.bincount(_bucket(np.unique(k123) >> _SHIFT, _MUL_TRI, bits), minlength=size),
             "c23": np.bincount(_bucket(k23, _MUL_BI, bits), minlength=size),
             "c2": np.bincount(w2, minlength=vocab_size),
-            "t2": np.bincount(
-                (np.unique(k23) >> _SHIFT).astype(np.int64), minlength=vocab_size
-            ),
+            "t2": np.bincount((np.unique(k23) >> _SHIFT).astype(np.int64), minlength=vocab_size),
             "c1": np.bincount(w3, minlength=vocab_size),
         }
-        return cls(
-            bits, vocab_size, {k: v.astype(np.uint32) for k, v in tables.items()}
-        )
+        return cls(bits, vocab_size, {k: v.astype(np.uint32) for k, v in tables.items()})
 
     def tables(self) -> dict[str, np.ndarray]:
         """Return the count tables by name (for saving)."""
@@ -157,15 +144,11 @@ class HashedTrigramLM:
         p1 = (self.c1[w3] + 1.0) / (self.total + self.vocab_size)
         c2, t2 = self.c2[w2].astype(np.float64), self.t2[w2].astype(np.float64)
         c23 = self.c23[_bucket(k23, _MUL_BI, self.bits)]
-        p2 = np.where(
-            c2 > 0, (np.minimum(c23, c2) + t2 * p1) / np.maximum(c2 + t2, 1.0), p1
-        )
+        p2 = np.where(c2 > 0, (np.minimum(c23, c2) + t2 * p1) / np.maximum(c2 + t2, 1.0), p1)
         c12 = self.c12[_bucket(k12, _MUL_TRI, self.bits)].astype(np.float64)
         t12 = self.t12[_bucket(k12, _MUL_TRI, self.bits)].astype(np.float64)
         c3 = self.c3[_bucket(k123, _MUL_TRI, self.bits)]
-        p3 = np.where(
-            c12 > 0, (np.minimum(c3, c12) + t12 * p2) / np.maximum(c12 + t12, 1.0), p2
-        )
+        p3 = np.where(c12 > 0, (np.minimum(c3, c12) + t12 * p2) / np.maximum(c12 + t12, 1.0), p2)
         return np.log2(p3)
 
 
@@ -204,18 +187,12 @@ class NgramDetector:
         )
 
     @classmethod
-    def train(
-        cls, docs: Sequence[PreparedText], labels: Sequence[int], params: NgramParams
-    ) -> NgramDetector:
+    def train(cls, docs: Sequence[PreparedText], labels: Sequence[int], params: NgramParams) -> NgramDetector:
         """Fit the shared vocabulary and the human and AI models."""
         counts: Counter[str] = Counter()
         for doc in docs:
             counts.update(doc.tokens[: params.max_tokens])
-        kept = [
-            t
-            for t, c in counts.most_common(params.max_vocab - 2)
-            if c >= params.min_count
-        ]
+        kept = [t for t, c in counts.most_common(params.max_vocab - 2) if c >= params.min_count]
         vocab = {t: i + 2 for i, t in enumerate(kept)}
         size = len(vocab) + 2
         probe = cls(
@@ -240,9 +217,7 @@ class NgramDetector:
     def save(self, directory: str) -> None:
         """Write ``ngram_vocab.json`` and ``ngram_{human,ai}.npz`` into ``directory``."""
         words = sorted(self._vocab, key=self._vocab.__getitem__)
-        with open(
-            os.path.join(directory, "ngram_vocab.json"), "w", encoding="utf-8"
-        ) as handle:
+        with open(os.path.join(directory, "ngram_vocab.json"), "w", encoding="utf-8") as handle:
             json.dump(words, handle, ensure_ascii=False)
         for side, lm in (("human", self._human), ("ai", self._ai)):
             np.savez_compressed(
@@ -254,17 +229,13 @@ class NgramDetector:
     @classmethod
     def load(cls, directory: str, params: NgramParams) -> NgramDetector:
         """Load the files written by :meth:`save`."""
-        with open(
-            os.path.join(directory, "ngram_vocab.json"), encoding="utf-8"
-        ) as handle:
+        with open(os.path.join(directory, "ngram_vocab.json"), encoding="utf-8") as handle:
             vocab = {t: i + 2 for i, t in enumerate(json.load(handle))}
         models = []
         for side in ("human", "ai"):
             with np.load(os.path.join(directory, f"ngram_{side}.npz")) as data:
                 tables = {k: data[k] for k in data.files if k != "bits"}
-                models.append(
-                    HashedTrigramLM(int(data["bits"]), len(vocab) + 2, tables)
-                )
+                models.append(HashedTrigramLM(int(data["bits"]), len(vocab) + 2, tables))
         return cls(vocab, models[0], models[1], params)
 
     def features(self, docs: Sequence[PreparedText]) -> np.ndarray:
@@ -306,14 +277,4 @@ class NgramDetector:
         return out
 
 
-def _train(
-    docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]
-) -> NgramDetector:
-    return NgramDetector.train(docs, labels, NgramParams(**params))
-
-
-def _load(directory: str, params: dict[str, Any]) -> NgramDetector:
-    return NgramDetector.load(directory, NgramParams(**params))
-
-
-register_detector(DetectorKind("ngram", _train, _load))
+register_detector_class("ngram", NgramDetector, NgramParams)

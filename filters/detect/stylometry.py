@@ -16,11 +16,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from tailguard.filters.detect.base import DetectorKind, PreparedText, register_detector
+from tailguard.filters.detect.base import PreparedText, register_detector_class
 from tailguard.filters.detect.logistic import LogisticModel, fit_logistic
 
 __all__ = ["StylometryDetector", "StylometryParams", "stylometric_features"]
@@ -157,9 +156,7 @@ def _homoglyph_words(raw: str) -> int:
         if word.isascii():
             continue
         if any(
-            ord(ch) > 127
-            and ch.isalpha()
-            and unicodedata.name(ch, "").split(" ")[0] in ("CYRILLIC", "GREEK")
+            ord(ch) > 127 and ch.isalpha() and unicodedata.name(ch, "").split(" ")[0] in ("CYRILLIC", "GREEK")
             for ch in word
         ):
             count += 1
@@ -203,9 +200,7 @@ def stylometric_features(doc: PreparedText) -> list[float]:
     sentence_lengths = [len(s.split()) for s in _SENTENCE.split(doc.norm) if s]
     if sentence_lengths:
         s_mean = sum(sentence_lengths) / len(sentence_lengths)
-        s_std = math.sqrt(
-            sum((x - s_mean) ** 2 for x in sentence_lengths) / len(sentence_lengths)
-        )
+        s_std = math.sqrt(sum((x - s_mean) ** 2 for x in sentence_lengths) / len(sentence_lengths))
         s_max = max(sentence_lengths) / max(s_mean, 1.0)
     else:
         s_mean = s_std = s_max = 0.0
@@ -264,9 +259,9 @@ class StylometryDetector:
     @staticmethod
     def raw_features(docs: Sequence[PreparedText]) -> np.ndarray:
         """Return the feature rows without the score column."""
-        return np.array(
-            [stylometric_features(d) for d in docs], dtype=np.float64
-        ).reshape(len(docs), len(FEATURE_NAMES) - 1)
+        return np.array([stylometric_features(d) for d in docs], dtype=np.float64).reshape(
+            len(docs), len(FEATURE_NAMES) - 1
+        )
 
     @classmethod
     def train(
@@ -276,23 +271,17 @@ class StylometryDetector:
         params: StylometryParams,
     ) -> StylometryDetector:
         """Fit the stylometry-only logistic regression."""
-        return cls(
-            fit_logistic(cls.raw_features(docs), np.asarray(labels), l2=params.l2)
-        )
+        return cls(fit_logistic(cls.raw_features(docs), np.asarray(labels), l2=params.l2))
 
     def save(self, directory: str) -> None:
         """Write ``stylometry.json`` into ``directory``."""
-        with open(
-            os.path.join(directory, "stylometry.json"), "w", encoding="utf-8"
-        ) as handle:
+        with open(os.path.join(directory, "stylometry.json"), "w", encoding="utf-8") as handle:
             json.dump(self._model.to_json(), handle)
 
     @classmethod
     def load(cls, directory: str, params: StylometryParams) -> StylometryDetector:
         """Load ``stylometry.json``."""
-        with open(
-            os.path.join(directory, "stylometry.json"), encoding="utf-8"
-        ) as handle:
+        with open(os.path.join(directory, "stylometry.json"), encoding="utf-8") as handle:
             return cls(LogisticModel.from_json(json.load(handle)))
 
     def features(self, docs: Sequence[PreparedText]) -> np.ndarray:
@@ -301,14 +290,4 @@ class StylometryDetector:
         return np.hstack([self._model.decision(raw)[:, None], raw])
 
 
-def _train(
-    docs: Sequence[PreparedText], labels: Sequence[int], params: dict[str, Any]
-) -> StylometryDetector:
-    return StylometryDetector.train(docs, labels, StylometryParams(**params))
-
-
-def _load(directory: str, params: dict[str, Any]) -> StylometryDetector:
-    return StylometryDetector.load(directory, StylometryParams(**params))
-
-
-register_detector(DetectorKind("stylometry", _train, _load))
+register_detector_class("stylometry", StylometryDetector, StylometryParams)

@@ -76,9 +76,7 @@ class WatermarkConfig:
         if not 0 < self.gamma < 1:
             raise ValueError("watermark.gamma must be in (0, 1)")
         if self.hashing != "lefthash" or self.tokenizer != "tailguard_words":
-            raise ValueError(
-                "watermark: only hashing 'lefthash' and tokenizer 'tailguard_words' are implemented"
-            )
+            raise ValueError("watermark: only hashing 'lefthash' and tokenizer 'tailguard_words' are implemented")
 
 
 @lru_cache(maxsize=1 << 18)
@@ -98,9 +96,7 @@ def _key_hash(key: str) -> np.uint64:
     )
 
 
-def green_mask(
-    key: str, gamma: float, prev: Sequence[str], tokens: Sequence[str]
-) -> np.ndarray:
+def green_mask(key: str, gamma: float, prev: Sequence[str], tokens: Sequence[str]) -> np.ndarray:
     """Return whether each ``tokens[i]`` is green given ``prev[i]`` under ``key``."""
     with np.errstate(over="ignore"):
         p = np.array([_token_hash(t) for t in prev], dtype=np.uint64)
@@ -148,11 +144,7 @@ class WatermarkDetector:
         if scored < 2:
             return WatermarkResult(0.0, 0, scored, False)
         gamma = self.config.gamma
-        green = int(
-            green_mask(
-                self.config.key, gamma, [a for a, _ in pairs], [b for _, b in pairs]
-            ).sum()
-        )
+        green = int(green_mask(self.config.key, gamma, [a for a, _ in pairs], [b for _, b in pairs]).sum())
         z = (green - gamma * scored) / math.sqrt(scored * gamma * (1 - gamma))
         return WatermarkResult(z, green, scored, z >= self.config.z_threshold)
 
@@ -162,9 +154,7 @@ class WatermarkDetector:
 
     def features(self, docs: Sequence[PreparedText]) -> np.ndarray:
         """Return ``[[z], ...]`` for prepared documents."""
-        return np.array(
-            [[self.test_tokens(d.tokens).z] for d in docs], dtype=np.float64
-        ).reshape(len(docs), 1)
+        return np.array([[self.test_tokens(d.tokens).z] for d in docs], dtype=np.float64).reshape(len(docs), 1)
 
     def score(self, texts: Sequence[str]) -> list[float]:
         """``Scorer`` protocol: z per text."""
@@ -179,12 +169,8 @@ class BigramGenerator:
     a tiny LM, so the detector can be tested on real watermarked and unwatermarked text.
     """
 
-    def __init__(
-        self, corpus: Sequence[str], vocab_size: int = 2000, mix: float = 0.7
-    ) -> None:
-        token_lists = [
-            tokenize(normalize_text(text, max_chars=10**9)) for text in corpus
-        ]
+    def __init__(self, corpus: Sequence[str], vocab_size: int = 2000, mix: float = 0.7) -> None:
+        token_lists = [tokenize(normalize_text(text, max_chars=10**9)) for text in corpus]
         counts = Counter(t for tokens in token_lists for t in tokens)
         self.vocab = [t for t, _ in counts.most_common(vocab_size)]
         index = {t: i for i, t in enumerate(self.vocab)}
@@ -223,16 +209,10 @@ class BigramGenerator:
         for _ in range(n_tokens - 1):
             row = self._bigram[prev].astype(np.float64)
             total = row.sum()
-            probs = (
-                self._mix * row / total + (1 - self._mix) * self._unigram
-                if total
-                else self._unigram
-            )
+            probs = self._mix * row / total + (1 - self._mix) * self._unigram if total else self._unigram
             logits = np.log(probs + 1e-12)
             if config is not None and delta:
-                logits = logits + delta * green_mask(
-                    config.key, config.gamma, [out[-1]] * len(self.vocab), self.vocab
-                )
+                logits = logits + delta * green_mask(config.key, config.gamma, [out[-1]] * len(self.vocab), self.vocab)
             weights = np.exp(logits - logits.max())
             prev = int(rng.choice(len(self.vocab), p=weights / weights.sum()))
             out.append(self.vocab[prev])

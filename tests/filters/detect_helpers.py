@@ -62,12 +62,8 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
                 sentences.append(f"{rng.choice(_AI_PHRASES)} {' '.join(words)}.")
             else:
                 words = [rng.choice(_WORDS) for _ in range(rng.choice([3, 5, 20, 28]))]
-                sentences.append(
-                    " ".join(words).capitalize() + rng.choice([".", "!", "?", "..."])
-                )
-        rows.append(
-            {"id": f"syn-{seed}-{i}", "text": " ".join(sentences), "label": label}
-        )
+                sentences.append(" ".join(words).capitalize() + rng.choice([".", "!", "?", "..."]))
+        rows.append({"id": f"syn-{seed}-{i}", "text": " ".join(sentences), "label": label})
     return rows
 
 
@@ -77,13 +73,7 @@ def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def real_subset(
-    name: str, split: str, fraction: float, seed: str = "t"
-) -> list[LabelledText]:
+def real_subset(name: str, split: str, fraction: float, seed: str = "t") -> list[LabelledText]:
     """Rows of ``../shared/data/detect/<name>.jsonl.zst`` (skips when absent), sampled by group hash."""
     path = shared_data("detect", f"{name}.jsonl.zst")
-    return [
-        r
-        for r in read_labelled([str(path)], split)
-        if unit_interval(seed, r.group) < fraction
-    ]
+    return [r for r in read_labelled([str(path)], split) if unit_interval(seed, r.group) < fraction]

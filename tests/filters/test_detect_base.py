@@ -50,12 +50,8 @@ def test_auroc_perfect_random_and_ties() -> None:
 def test_tpr_at_fpr_uses_strict_threshold_above_allowed_negatives() -> None:
     scores = np.r_[np.linspace(0, 1, 100), np.full(10, 0.995)]
     labels = np.r_[np.zeros(100), np.ones(10)]
-    assert (
-        tpr_at_fpr(scores, labels, 0.005) == 0.0
-    )  # no negative may score above: threshold > 1.0
-    assert (
-        tpr_at_fpr(scores, labels, 0.01) == 1.0
-    )  # one negative (1.0) allowed above: threshold > 0.9899
+    assert tpr_at_fpr(scores, labels, 0.005) == 0.0  # no negative may score above: threshold > 1.0
+    assert tpr_at_fpr(scores, labels, 0.01) == 1.0  # one negative (1.0) allowed above: threshold > 0.9899
 
 
 def test_calibrate_threshold_bounds_fpr() -> None:
@@ -115,9 +111,5 @@ def test_ensemble_config_rejects_unknown_stack_feature_set() -> None:
     ],
     ids=["over_threshold", "under_threshold", "watermarked", "unscored"],
 )
-def test_decide_ai_verdict(
-    score: float | None, z: float | None, reason: str | None
-) -> None:
-    assert (
-        decide_ai(score, z, threshold=0.5, watermark_z_threshold=4.0).reason == reason
-    )
+def test_decide_ai_verdict(score: float | None, z: float | None, reason: str | None) -> None:
+    assert decide_ai(score, z, threshold=0.5, watermark_z_threshold=4.0).reason == reason

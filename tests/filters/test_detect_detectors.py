@@ -28,13 +28,9 @@ def test_detector_beats_chance_on_unseen_real_text(
     name: str, data: tuple[list[LabelledText], list[LabelledText]]
 ) -> None:
     train, test = data
-    detector = DETECTORS[name].train(
-        prepare([r.text for r in train]), [r.label for r in train], _SMALL.get(name, {})
-    )
+    detector = DETECTORS[name].train(prepare([r.text for r in train]), [r.label for r in train], _SMALL.get(name, {}))
     scores = detector.features(prepare([r.text for r in test]))[:, 0]
-    assert (
-        auroc(scores, [r.label for r in test]) > 0.6
-    )  # AUROC std error here is ~0.017
+    assert auroc(scores, [r.label for r in test]) > 0.6  # AUROC std error here is ~0.017
 
 
 @pytest.fixture(scope="module")

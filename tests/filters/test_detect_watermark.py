@@ -14,18 +14,14 @@ from tests.filters.detect_helpers import real_subset, synthetic_rows
 
 @pytest.fixture(scope="module")
 def generator() -> BigramGenerator:
-    return BigramGenerator(
-        [r["text"] for r in synthetic_rows(200, seed=3)] * 2, vocab_size=500
-    )
+    return BigramGenerator([r["text"] for r in synthetic_rows(200, seed=3)] * 2, vocab_size=500)
 
 
 def test_watermarked_text_has_high_z(generator: BigramGenerator) -> None:
     config = WatermarkConfig(key="k1", gamma=0.25)
     for seed in range(3):
         text = generator.generate(200, seed=seed, config=config, delta=4.0)
-        result = WatermarkDetector(config).test(
-            text.upper().replace(" ", "\n")
-        )  # survives case/newlines
+        result = WatermarkDetector(config).test(text.upper().replace(" ", "\n"))  # survives case/newlines
         assert result.z > 4 and result.watermarked
 
 
@@ -46,9 +42,7 @@ def test_human_text_from_shared_data_is_not_watermarked() -> None:
 
 
 def test_watermark_round_trip_on_real_text_lm() -> None:
-    corpus = [
-        r.text for r in real_subset("hc3plus_en_si", "train", 0.15) if r.label == 0
-    ]
+    corpus = [r.text for r in real_subset("hc3plus_en_si", "train", 0.15) if r.label == 0]
     generator = BigramGenerator(corpus, vocab_size=1500)
     config = WatermarkConfig(key="secret", gamma=0.25)
     marked = generator.generate(200, seed=1, config=config, delta=2.0)

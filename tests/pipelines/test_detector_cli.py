@@ -27,9 +27,7 @@ def test_train_then_eval_writes_versioned_model_and_sliced_report(
     for i, row in enumerate(rows):
         row["split"] = "test" if i % 5 == 0 else "train"
     write_jsonl(tmp_path / "a.jsonl", rows[:250])
-    with gzip.open(
-        tmp_path / "b.jsonl.gz", "wt", encoding="utf-8"
-    ) as handle:  # compressed input works too
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt", encoding="utf-8") as handle:  # compressed input works too
         handle.writelines(json.dumps(r) + "\n" for r in rows[250:])
     model = tmp_path / "model"
     assert (
@@ -80,9 +78,7 @@ def test_train_then_eval_writes_versioned_model_and_sliced_report(
 
 
 def test_train_and_eval_on_real_shared_subset(tmp_path: Path) -> None:
-    rows = real_subset("m4_llama2", "train", 0.5) + real_subset(
-        "m4_llama2", "test", 1.0
-    )
+    rows = real_subset("m4_llama2", "train", 0.5) + real_subset("m4_llama2", "test", 1.0)
     data = write_jsonl(
         tmp_path / "m4.jsonl",
         [
@@ -132,9 +128,7 @@ def test_train_and_eval_on_real_shared_subset(tmp_path: Path) -> None:
     assert "wikipedia" in report["per_domain"]
 
 
-def test_eval_with_missing_model_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_eval_with_missing_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_jsonl(tmp_path / "x.jsonl", synthetic_rows(10))
     code = main(
         [
