@@ -143,7 +143,9 @@ def run_beam(rows: list[dict[str, Any]], workdir: str, near_cfg: Any = None) -> 
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from tailguard.filters.document import Document
-    from tailguard.transforms.dedup import DedupExact, DedupExactConfig, DedupNearConfig, DedupNearDuplicates
+    from tailguard.filters.layout import OutputLayout
+    from tailguard.transforms.dedup_exact import DedupExact, DedupExactConfig
+    from tailguard.transforms.dedup_near import DedupNearConfig, DedupNearDuplicates
 
     src = os.path.join(workdir, "in.jsonl")
     with open(src, "w") as handle:
@@ -158,7 +160,7 @@ def run_beam(rows: list[dict[str, Any]], workdir: str, near_cfg: Any = None) -> 
             | "Parse" >> beam.Map(lambda line: Document(**{k: v for k, v in json.loads(line).items() if k in ("id", "text")}))
         )
         exact = docs | "Exact" >> DedupExact(DedupExactConfig())
-        near = exact.docs | "Near" >> DedupNearDuplicates(near_cfg, os.path.join(workdir, "stats.json"))
+        near = exact.docs | "Near" >> DedupNearDuplicates(near_cfg, OutputLayout(workdir))
         kept = near.docs | "K" >> beam.Map(lambda d: json.dumps([d.id, d.dup_cluster_id, "kept"]))
         dropped = (exact.rejected, near.rejected) | "AllRejected" >> beam.Flatten()
         dropped_json = dropped | "R" >> beam.Map(lambda r: json.dumps([r.id, r.detail, r.reason]))
@@ -315,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tailguard.transforms.dedup import DedupNearConfig
+    from tailguard.transforms.dedup_near import DedupNearConfig
 
     near_cfg = DedupNearConfig()
     t0 = time.perf_counter()
@@ -328,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     }}
     with tempfile.TemporaryDirectory() as workdir:
         cluster, reason, seconds = run_beam(rows, workdir)
-        with open(os.path.join(workdir, "stats.json")) as handle:
+        with open(OutputLayout(workdir).stats("dedup_near")) as handle:
             result["stage_stats"] = json.loads(handle.readline())
         result["seconds"] = round(seconds, 2)
         result["docs_per_s"] = round(len(rows) / seconds, 1)

@@ -24,15 +24,25 @@ import pyarrow as pa
 
 __all__ = [
     "ARROW_SCHEMA",
+    "MAP_ENCODING",
     "SCHEMA_VERSION",
     "Document",
     "Provenance",
     "derive_id",
     "domain_of",
+    "evolve",
 ]
 
-#: Bumped only when a field is added or changes meaning; recorded in the manifest.
-SCHEMA_VERSION = "document_v1"
+#: Bumped only when a field is added or changes meaning; recorded in the manifest and in every
+#: Parquet shard's schema metadata.  v2: the string-keyed maps are ``list<struct<key, value>>``
+#: instead of Arrow ``map`` (HF ``datasets`` has no dtype for ``map``; DuckDB, polars and
+#: pyarrow read both).
+SCHEMA_VERSION = "document_v2"
+
+#: How the string-keyed maps (``quality``, ``detector_scores``, ``lineage``, ``metadata``) are
+#: stored in Parquet: a list of ``{key, value}`` structs sorted by key (decided once, versioned
+#: with :data:`SCHEMA_VERSION`).  JSON output keeps them as JSON objects.
+MAP_ENCODING = "list<struct<key,value>>"
 
 
 @dataclass(slots=True)
@@ -118,20 +128,21 @@ class Document:
         """Return the document as a dict matching :data:`ARROW_SCHEMA`.
 
         Returns:
-            A plain dict (maps become lists of key/value pairs, sorted by key so
-            that output bytes do not depend on insertion order).
+            A plain dict (maps become lists of ``{"key", "value"}`` dicts, sorted
+            by key so that output bytes do not depend on insertion order).
         """
         row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "html"}
         row["provenance"] = dataclasses.asdict(self.provenance)
         for name in _MAP_FIELDS:
-            row[name] = sorted(row[name].items())
+            row[name] = [{"key": k, "value": v} for k, v in sorted(row[name].items())]
         return row
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Return the document as a JSON-serialisable dict (maps stay dicts)."""
-        row = self.to_row()
+        """Return the document as a JSON-serialisable dict (maps stay dicts, in key order)."""
+        row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "html"}
+        row["provenance"] = dataclasses.asdict(self.provenance)
         for name in _MAP_FIELDS:
-            row[name] = dict(row[name])
+            row[name] = dict(sorted(row[name].items()))
         return row
 
     @classmethod
@@ -140,20 +151,55 @@ class Document:
 
         Args:
             row: A dict as written by tailguard (Parquet row or JSON object).
+                Maps may be JSON objects, lists of ``{key, value}`` dicts
+                (``document_v2`` Parquet) or lists of ``(key, value)`` pairs
+                (``document_v1`` Arrow maps), so older outputs read back too.
 
         Returns:
             The equivalent ``Document``.
+
+        Raises:
+            ValueError: When a field has the wrong shape (e.g. a provenance key
+                tailguard does not write); readers turn this into a record error.
         """
         kwargs = {k: v for k, v in row.items() if k in _FIELD_NAMES}
-        kwargs["provenance"] = Provenance(**(row.get("provenance") or {}))
+        provenance = row.get("provenance") or {}
+        if not isinstance(provenance, dict) or not set(provenance) <= _PROVENANCE_NAMES:
+            raise ValueError(f"provenance is not a tailguard provenance record: {str(provenance)[:100]}")
+        kwargs["provenance"] = Provenance(**provenance)
         for name in _MAP_FIELDS:
-            value = row.get(name) or {}
-            kwargs[name] = dict(value) if not isinstance(value, dict) else dict(value)
+            kwargs[name] = _map_value(row.get(name), name)
         return cls(**kwargs)
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Document)) - {"html"}
+_PROVENANCE_NAMES = frozenset(f.name for f in dataclasses.fields(Provenance))
 _MAP_FIELDS = ("quality", "detector_scores", "lineage", "metadata")
+
+
+def _map_value(value: Any, name: str) -> dict[str, Any]:
+    """Read a map field in any encoding tailguard has written (see :meth:`Document.from_row`)."""
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if not isinstance(value, list):
+        raise ValueError(f"{name} is a {type(value).__name__}, not a mapping")
+    out: dict[str, Any] = {}
+    for item in value:
+        if isinstance(item, dict) and set(item) == {"key", "value"}:
+            out[str(item["key"])] = item["value"]
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            out[str(item[0])] = item[1]
+        else:
+            raise ValueError(f"{name} holds {str(item)[:60]}, not a key/value pair")
+    return out
+
+
+def _map_type(value_type: pa.DataType) -> pa.DataType:
+    """The Parquet type of a string-keyed map (:data:`MAP_ENCODING`)."""
+    return pa.list_(pa.struct([pa.field("key", pa.string(), nullable=False), pa.field("value", value_type)]))
+
 
 ARROW_SCHEMA = pa.schema(
     [
@@ -181,19 +227,19 @@ ARROW_SCHEMA = pa.schema(
                 ]
             ),
         ),
-        pa.field("quality", pa.map_(pa.string(), pa.float64())),
+        pa.field("quality", _map_type(pa.float64())),
         pa.field("ai_score", pa.float64()),
-        pa.field("detector_scores", pa.map_(pa.string(), pa.float64())),
+        pa.field("detector_scores", _map_type(pa.float64())),
         pa.field("dup_cluster_id", pa.string()),
         pa.field("dup_cluster_size", pa.int64()),
         pa.field("tier", pa.string()),
         pa.field("sample_weight", pa.float64()),
         pa.field("repeats", pa.int64()),
         pa.field("tokens", pa.int64()),
-        pa.field("lineage", pa.map_(pa.string(), pa.string())),
-        pa.field("metadata", pa.map_(pa.string(), pa.string())),
+        pa.field("lineage", _map_type(pa.string())),
+        pa.field("metadata", _map_type(pa.string())),
     ],
-    metadata={"tailguard.schema": SCHEMA_VERSION},
+    metadata={"tailguard.schema": SCHEMA_VERSION, "tailguard.map_encoding": MAP_ENCODING},
 )
 
 
@@ -234,3 +280,26 @@ def domain_of(url: str | None) -> str | None:
 def metadata_value(value: Any) -> str:
     """Encode an arbitrary input field for :attr:`Document.metadata`."""
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def evolve(doc: Document, **changes: Any) -> Document:
+    """Return a copy of ``doc`` with ``changes`` applied; ``doc`` itself is never touched.
+
+    Beam forbids a DoFn to mutate its input element: runners that fuse steps or
+    reuse elements would see the change in another branch (issue 11).  Stages
+    therefore emit ``evolve(doc, ...)``.  For the string-keyed maps (``quality``,
+    ``detector_scores``, ``lineage``, ``metadata``) the given entries are merged
+    into a *new* dict, so ``evolve(doc, lineage={"quality": "kept"})`` keeps the
+    earlier stages' entries.
+
+    Args:
+        doc: The input document.
+        changes: Field values to set; map fields are merged.
+
+    Returns:
+        A new ``Document``.
+    """
+    for name in _MAP_FIELDS:
+        if name in changes:
+            changes[name] = {**getattr(doc, name), **changes[name]}
+    return dataclasses.replace(doc, **changes)

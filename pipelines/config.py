@@ -24,7 +24,8 @@ import yaml
 from tailguard.filters.errors import ConfigError
 from tailguard.pipelines.stages import STAGES, StageSpec
 from tailguard.transforms.collapse import CollapseConfig
-from tailguard.transforms.io import ReadConfig, WriteConfig
+from tailguard.transforms.read_crawl import ReadConfig
+from tailguard.transforms.write_corpus import WriteConfig
 
 __all__ = ["ConfigError", "CurationConfig", "PipelineConfig", "ResumeConfig", "build_dataclass", "load_config"]
 

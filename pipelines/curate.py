@@ -35,25 +35,19 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
 from tailguard.filters.errors import ConfigError
+from tailguard.filters.layout import OutputLayout
 from tailguard.pipelines.config import CurationConfig, load_config
 from tailguard.pipelines.manifest import Manifest, build_manifest, print_summary, write_manifest
 from tailguard.pipelines.report import write_report
 from tailguard.pipelines.stages import RunContext, StageSpec
-from tailguard.transforms.accounting import StageOutputs
+from tailguard.transforms.accounting import StageOutputs, WriteAccounting
 from tailguard.transforms.collapse import MeasureCollapse
-from tailguard.transforms.io import (
-    ReadCrawl,
-    WriteConfig,
-    WriteCorpus,
-    WriteDeadLetter,
-    WriteLedger,
-    WriteRejected,
-)
+from tailguard.transforms.read_crawl import READ_STAGE, ReadCrawl
+from tailguard.transforms.write_corpus import WriteConfig, WriteCorpus
 
 __all__ = ["JobNotFinishedError", "RunResult", "build_pipeline", "finalize", "parse_run_args", "run", "run_config"]
 
 _LOG = logging.getLogger("tailguard")
-_DONE = "_DONE"
 
 
 def _build_dag(
@@ -71,20 +65,18 @@ def _build_dag(
 
     ``final`` marks the phase that writes the real corpus: only it measures collapse indicators.
     """
-    out = context.output_dir
-    stages: dict[str, StageOutputs] = {"read": p | "ReadCrawl" >> ReadCrawl(cfg.read, inputs, out, total_files, report_inputs)}
-    docs = stages["read"].docs
+    layout = context.layout
+    read = ReadCrawl(cfg.read, inputs, layout, total_files, report_inputs)
+    stages: dict[str, StageOutputs] = {READ_STAGE: p | "ReadCrawl" >> read}
+    docs = stages[READ_STAGE].docs
     for spec, stage_cfg in stages_to_run:
         stages[spec.name] = docs | spec.label >> spec.build(stage_cfg, context)
         docs = stages[spec.name].docs
-    _ = docs | "WriteCorpus" >> WriteCorpus(write, out, context.num_shards, context.seed)
+    _ = docs | "WriteCorpus" >> WriteCorpus(write, layout, context.num_shards, context.seed)
     if final and cfg.collapse.enabled:
-        _ = docs | "MeasureCollapse" >> MeasureCollapse(cfg.collapse, out)
-    for name, result in stages.items():
-        _ = result.rejected | f"WriteRejected{name.title()}" >> WriteRejected(out, name, write.rejected_text)
-    dead = [result.dead_letter for result in stages.values()] | "AllDeadLetters" >> beam.Flatten()
-    _ = dead | "WriteDeadLetter" >> WriteDeadLetter(out)
-    _ = stages | "WriteLedger" >> WriteLedger(out, docs)
+        _ = docs | "MeasureCollapse" >> MeasureCollapse(cfg.collapse, layout)
+    # Every stage's rejected and dead-letter streams, and the ledger counts of all of them.
+    _ = stages | "WriteAccounting" >> WriteAccounting(layout, docs, write.rejected_text, READ_STAGE)
     return stages
 
 
@@ -120,29 +112,26 @@ def _match_inputs(patterns: Sequence[str]) -> list[tuple[str, int]]:
     return sorted(found.items())
 
 
-def _delete(output_dir: str, *parts: str) -> None:
-    for sub in parts:
-        path = FileSystems.join(output_dir, sub)
+def _delete(*paths: str) -> None:
+    for path in paths:
         if FileSystems.exists(path):
             FileSystems.delete([path])
 
 
-def _prepare_output(output_dir: str, overwrite: bool, keep_ingest: bool) -> None:
-    if FileSystems.exists(FileSystems.join(output_dir, "manifest.json")):
+def _prepare_output(layout: OutputLayout, overwrite: bool, keep_ingest: bool) -> None:
+    if FileSystems.exists(layout.manifest):
         if not overwrite:
-            raise ConfigError(f"{output_dir} already holds a finished run (manifest.json); pass --overwrite to replace it")
-        _delete(output_dir, "corpus", "rejected", "dead_letter", "_work", "manifest.json", "report.json", "report.html")
+            raise ConfigError(f"{layout.root} already holds a finished run (manifest.json); pass --overwrite to replace it")
+        _delete(*layout.owned_top_level())
         return
     # An interrupted run: its final outputs are rebuilt; completed ingest batches are reused.
-    _delete(output_dir, "corpus", "rejected", "dead_letter")
+    _delete(layout.corpus_dir, layout.tiers_dir, layout.rejected_dir, layout.dead_letter_dir)
     if not keep_ingest:
-        _delete(output_dir, "_work")
+        _delete(layout.work_dir)
         return
-    work = FileSystems.join(output_dir, "_work")
-    if FileSystems.exists(work):
-        stale = [m.path for m in FileSystems.match([FileSystems.join(work, "*")])[0].metadata_list]
-        ingest = FileSystems.join(work, "ingest")
-        FileSystems.delete([path for path in stale if not path.startswith(ingest)] or [])
+    if FileSystems.exists(layout.work_dir):
+        stale = [m.path for m in FileSystems.match([FileSystems.join(layout.work_dir, "*")])[0].metadata_list]
+        FileSystems.delete([path for path in stale if not path.startswith(layout.ingest_dir)] or [])
 
 
 def _pipeline(options: PipelineOptions) -> beam.Pipeline:
@@ -174,59 +163,63 @@ def _split_stages(cfg: CurationConfig) -> tuple[list[tuple[StageSpec, Any]], lis
     return stages[:cut], stages[cut:]
 
 
-def _batch_dir(cfg: CurationConfig, index: int, paths: Sequence[str]) -> str:
+def _batch_layout(cfg: CurationConfig, index: int, paths: Sequence[str]) -> OutputLayout:
+    # The key hashes the config and the batch's files: a changed config never reuses a stale checkpoint.
     key = hashlib.sha256((cfg.sha256() + "\n" + "\n".join(paths)).encode()).hexdigest()[:16]
-    return FileSystems.join(cfg.output, "_work", "ingest", f"batch-{index:05d}-{key}")
+    return OutputLayout(cfg.output).batch(index, key)
 
 
-def _run_resumable(cfg: CurationConfig, options: PipelineOptions, files: list[tuple[str, int]]) -> tuple[list[Any], list[str]]:
+def _run_resumable(
+    cfg: CurationConfig, options: PipelineOptions, files: list[tuple[str, int]]
+) -> tuple[list[Any], list[OutputLayout]]:
     """Run the ingest batches that are not done yet, then the curate phase; return results and batch dirs."""
     ingest_stages, curate_stages = _split_stages(cfg)
     size = cfg.resume.batch_files or len(files)
     batches = [files[i : i + size] for i in range(0, len(files), size)]
-    results, batch_dirs = [], []
+    results: list[Any] = []
+    batch_layouts: list[OutputLayout] = []
     for index, batch in enumerate(batches):
         paths = [path for path, _ in batch]
-        batch_dir = _batch_dir(cfg, index, paths)
-        batch_dirs.append(batch_dir)
-        done = FileSystems.join(batch_dir, _DONE)
+        batch_layout = _batch_layout(cfg, index, paths)
+        batch_layouts.append(batch_layout)
+        done = batch_layout.batch_done
         if FileSystems.exists(done):
             _LOG.info("ingest batch %d/%d: already complete, skipped (%d files)", index + 1, len(batches), len(paths))
             continue
-        if FileSystems.exists(batch_dir):
-            FileSystems.delete([batch_dir])
-        _LOG.info("ingest batch %d/%d: %d files -> %s", index + 1, len(batches), len(paths), batch_dir)
+        _delete(batch_layout.root)
+        _LOG.info("ingest batch %d/%d: %d files -> %s", index + 1, len(batches), len(paths), batch_layout.root)
         checkpoint = WriteConfig(format="jsonl.zst", num_shards=len(paths), rejected_text=cfg.write.rejected_text)
-        context = RunContext(batch_dir, cfg.seed, len(paths))
+        context = RunContext(batch_layout, cfg.seed, len(paths))
         p = _pipeline(options)
         _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(files), final=False)
         results.append(_run_one(p))
         # The completion record is written last: its presence means the batch is whole.
         with FileSystems.create(done) as handle:
             handle.write(json.dumps({"files": paths}).encode("utf-8"))
-    checkpoints = [FileSystems.join(d, "corpus", "*.jsonl.zst") for d in batch_dirs]
+    checkpoints = [b.corpus_glob("jsonl.zst") for b in batch_layouts]
     total_bytes = sum(size for _, size in files)
-    context = RunContext(cfg.output, cfg.seed, cfg.write.resolve_shards(total_bytes))
+    context = RunContext(OutputLayout(cfg.output), cfg.seed, cfg.write.resolve_shards(total_bytes))
     _LOG.info("curate phase: %d stage(s) over %d ingest batch(es) -> %s", len(curate_stages), len(batches), cfg.output)
     p = _pipeline(options)
     _build_dag(p, cfg, curate_stages, checkpoints, cfg.write, context, None, report_inputs=False)
     results.append(_run_one(p))
-    return results, batch_dirs
+    return results, batch_layouts
 
 
-def _collect_side_outputs(output_dir: str, batch_dirs: Sequence[str]) -> None:
+def _collect_side_outputs(layout: OutputLayout, batches: Sequence[OutputLayout]) -> None:
     """Copy the ingest batches' rejected and dead-letter files next to the curate phase's."""
-    for batch_dir in batch_dirs:
-        name = batch_dir.rstrip("/").rsplit("/", 1)[-1]
-        for sub in ("rejected", "dead_letter"):
-            pattern = FileSystems.join(batch_dir, sub, "**")
-            for meta in FileSystems.match([pattern])[0].metadata_list:
-                relative = meta.path[len(FileSystems.join(batch_dir, sub)) :].lstrip("/")
+    for batch in batches:
+        for source_dir, target_root in (
+            (batch.rejected_dir, layout.rejected_dir),
+            (batch.dead_letter_dir, layout.dead_letter_dir),
+        ):
+            for meta in FileSystems.match([FileSystems.join(source_dir, "**")])[0].metadata_list:
+                relative = meta.path[len(source_dir) :].lstrip("/")
                 folder, _, file_name = relative.rpartition("/")
-                target_dir = FileSystems.join(output_dir, sub, *([folder] if folder else []))
+                target_dir = FileSystems.join(target_root, *([folder] if folder else []))
                 if not FileSystems.exists(target_dir):
                     FileSystems.mkdirs(target_dir)  # local filesystems need it; object stores ignore it
-                FileSystems.copy([meta.path], [FileSystems.join(target_dir, f"{name}-{file_name}")])
+                FileSystems.copy([meta.path], [FileSystems.join(target_dir, f"{batch.name}-{file_name}")])
 
 
 def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bool = False) -> RunResult:
@@ -248,29 +241,30 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
     if not cfg.output:
         raise ConfigError("no output directory: give --output DIR or set output: in the config")
     files = _match_inputs(cfg.inputs)
-    _prepare_output(cfg.output, overwrite, keep_ingest=cfg.resume.enabled)
+    layout = OutputLayout(cfg.output)
+    _prepare_output(layout, overwrite, keep_ingest=cfg.resume.enabled)
     options = PipelineOptions([*cfg.pipeline.beam_args(), *beam_args])
     unfilled = sorted(k for k, v in options.get_all_options().items() if isinstance(v, str) and "FILL" in v)
     if unfilled:
         raise ConfigError(f"pipeline options still hold FILL placeholders: {', '.join(unfilled)} (set them in the "
                           "config or on the command line, e.g. --project=my-project)")
     total_bytes = sum(size for _, size in files)
-    context = RunContext(cfg.output, cfg.seed, cfg.write.resolve_shards(total_bytes))
+    context = RunContext(layout, cfg.seed, cfg.write.resolve_shards(total_bytes))
     _LOG.info("tailguard run: %d input file(s), %.1f MB -> %s (%d shards)", len(files), total_bytes / 1e6,
               cfg.output, context.num_shards)
     if cfg.resume.enabled:
-        results, batch_dirs = _run_resumable(cfg, options, files)
-        _collect_side_outputs(cfg.output, batch_dirs)
+        results, batches = _run_resumable(cfg, options, files)
+        _collect_side_outputs(layout, batches)
     else:
         p = _pipeline(options)
         build_pipeline(p, replace(cfg, inputs=tuple(path for path, _ in files)), context, len(files))
-        results, batch_dirs = [_run_one(p)], []
-    manifest = build_manifest(cfg, context, results, batch_dirs)
+        results, batches = [_run_one(p)], []
+    manifest = build_manifest(cfg, context, results, batches)
     write_manifest(manifest, cfg.output)
     _, report = write_report(cfg.output)
     _LOG.info("report: %s", report)
-    if batch_dirs and not cfg.resume.keep_checkpoints:
-        _delete(cfg.output, "_work/ingest")
+    if batches and not cfg.resume.keep_checkpoints:
+        _delete(layout.ingest_dir)
     return RunResult(manifest, cfg.output)
 
 
@@ -287,14 +281,15 @@ def finalize(argv: Sequence[str] | None = None) -> int:
         cfg = cfg.replace(output=args.output)
     if not cfg.output:
         raise ConfigError("no output directory: give --output DIR or set output: in the config")
-    if FileSystems.exists(FileSystems.join(cfg.output, "manifest.json")) and not args.overwrite:
+    layout = OutputLayout(cfg.output)
+    if FileSystems.exists(layout.manifest) and not args.overwrite:
         raise ConfigError(f"{cfg.output} already has a manifest.json; pass --overwrite to rebuild it")
-    shards_file = FileSystems.join(cfg.output, "_work", "shards.jsonl")
+    shards_file = layout.shard_list
     if not FileSystems.exists(shards_file):
         raise ConfigError(f"{cfg.output} has no _work/shards.jsonl: the job has not finished writing its corpus")
     with FileSystems.open(shards_file) as handle:
         num_shards = sum(1 for line in handle.read().splitlines() if line.strip())
-    manifest = build_manifest(cfg, RunContext(cfg.output, cfg.seed, num_shards), [], [])
+    manifest = build_manifest(cfg, RunContext(layout, cfg.seed, num_shards), [], [])
     write_manifest(manifest, cfg.output)
     write_report(cfg.output)
     print_summary(manifest, cfg.output)

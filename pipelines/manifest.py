@@ -19,9 +19,9 @@ from typing import Any, TextIO
 from apache_beam.io.filesystems import FileSystems
 
 from tailguard.filters.document import SCHEMA_VERSION
+from tailguard.filters.layout import OutputLayout
 from tailguard.pipelines.config import CurationConfig
 from tailguard.pipelines.stages import RunContext
-from tailguard.transforms.io import work_path
 
 __all__ = ["Manifest", "build_manifest", "ledger_from_counts", "print_summary", "tailguard_version", "write_manifest"]
 
@@ -116,16 +116,16 @@ def _merge_counters(results: list[Any]) -> dict[str, dict[str, int]]:
     return {k: dict(sorted(v.items())) for k, v in sorted(merged.items())}
 
 
-def _ledger_counts(run_dir: str) -> list[dict[str, Any]]:
-    if not FileSystems.exists(work_path(run_dir, "ledger.jsonl")):
+def _ledger_counts(layout: OutputLayout) -> list[dict[str, Any]]:
+    if not FileSystems.exists(layout.ledger_counts):
         # A run that did not finish must never produce an (empty, "balanced") ledger.
-        raise FileNotFoundError(f"{work_path(run_dir, 'ledger.jsonl')} is missing: the pipeline did not finish")
-    counts = [json.loads(line) for line in _read_lines(work_path(run_dir, "ledger.jsonl"))]
-    return counts + [json.loads(line) for line in _read_lines(work_path(run_dir, "input_records.jsonl"))]
+        raise FileNotFoundError(f"{layout.ledger_counts} is missing: the pipeline did not finish")
+    counts = [json.loads(line) for line in _read_lines(layout.ledger_counts)]
+    return counts + [json.loads(line) for line in _read_lines(layout.input_records)]
 
 
 def build_manifest(
-    cfg: CurationConfig, context: RunContext, results: list[Any], ingest_dirs: list[str] | None = None
+    cfg: CurationConfig, context: RunContext, results: list[Any], ingest_dirs: list[OutputLayout] | None = None
 ) -> Manifest:
     """Collect the run's ``_work`` files and counters into the manifest.
 
@@ -133,13 +133,13 @@ def build_manifest(
         cfg: The run's config.
         context: Run context of the (final) curate phase (output dir, shard count).
         results: The Beam ``PipelineResult`` of every pipeline the run ran (for counters).
-        ingest_dirs: Checkpoint directories of the ingest batches of a resumable run;
+        ingest_dirs: Checkpoint layouts of the ingest batches of a resumable run;
             their ledgers count the inputs, the curate phase's counts the rest.
 
     Returns:
         The manifest.
     """
-    out = context.output_dir
+    out = context.layout
     ingest_dirs = list(ingest_dirs or [])
     stage_order = ["read", *(spec.name for spec, _ in cfg.enabled_stages())]
     counts: list[dict[str, Any]] = []
@@ -147,16 +147,16 @@ def build_manifest(
     for batch_dir in ingest_dirs:
         # "kept" of a batch = documents handed to the curate phase, which counts them again.
         counts += [c for c in _ledger_counts(batch_dir) if c["key"][0] != "kept"]
-        input_lines += _read_lines(work_path(batch_dir, "inputs.jsonl"))
+        input_lines += _read_lines(batch_dir.inputs_list)
     final_counts = _ledger_counts(out)
     if ingest_dirs:
         # The curate phase re-reads checkpoints: its "input" is not new input.
         final_counts = [c for c in final_counts if c["key"][0] != "input"]
     else:
-        input_lines = _read_lines(work_path(out, "inputs.jsonl"))
+        input_lines = _read_lines(out.inputs_list)
     counts += final_counts
     inputs = sorted((json.loads(line) for line in input_lines), key=lambda r: r["path"])
-    shards = sorted((json.loads(line) for line in _read_lines(work_path(out, "shards.jsonl"))), key=lambda r: r["path"])
+    shards = sorted((json.loads(line) for line in _read_lines(out.shard_list)), key=lambda r: r["path"])
     data: dict[str, Any] = {
         "tailguard_version": tailguard_version(),
         "schema_version": SCHEMA_VERSION,
@@ -166,7 +166,7 @@ def build_manifest(
         "stages": stage_order,
         "inputs": inputs,
         "outputs": {
-            "corpus_dir": "corpus",
+            "corpus_dir": out.corpus_dir[len(out.root) :].lstrip("/"),
             "format": cfg.write.format,
             "num_shards": context.num_shards,
             "records": sum(s["records"] for s in shards),
@@ -177,21 +177,18 @@ def build_manifest(
         "run": {"mode": "resumable" if ingest_dirs else "single", "ingest_batches": len(ingest_dirs),
                 "pipelines_run": len(results)},
     }
-    if _has_stats(out):
-        for match in FileSystems.match([work_path(out, "stats", "*.json")])[0].metadata_list:
+    if FileSystems.exists(out.stats_dir):
+        # One manifest section per statistics file a stage wrote (dedup_near, tiers, mixing, collapse ...).
+        for match in FileSystems.match([out.stats_glob])[0].metadata_list:
             section = match.path.rsplit("/", 1)[-1][: -len(".json")]
             lines = _read_lines(match.path)
             data[section] = json.loads(lines[0]) if lines else {}
     return Manifest(data)
 
 
-def _has_stats(out: str) -> bool:
-    return FileSystems.exists(work_path(out, "stats"))
-
-
 def write_manifest(manifest: Manifest, output_dir: str) -> str:
     """Write ``manifest.json`` (last, so its presence marks a finished run); return its path."""
-    path = FileSystems.join(output_dir, "manifest.json")
+    path = OutputLayout(output_dir).manifest
     with FileSystems.create(path) as handle:
         handle.write(json.dumps(manifest.data, indent=2, sort_keys=False).encode("utf-8"))
     return path
@@ -231,5 +228,6 @@ def print_summary(manifest: Manifest, output_dir: str, stream: TextIO | None = N
         file=stream,
     )
     outputs = data["outputs"]
-    print(f"corpus: {outputs['records']:,} rows in {outputs['num_shards']} shard(s) under {output_dir}/corpus", file=stream)
-    print(f"manifest: {output_dir}/manifest.json", file=stream)
+    layout = OutputLayout(output_dir)
+    print(f"corpus: {outputs['records']:,} rows in {outputs['num_shards']} shard(s) under {layout.corpus_dir}", file=stream)
+    print(f"manifest: {layout.manifest}", file=stream)

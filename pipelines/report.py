@@ -19,6 +19,8 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from tailguard.filters.layout import OutputLayout
+
 __all__ = ["build_report", "render_html", "write_report"]
 
 _OK, _ALARM, _MISSING = "#2e7d32", "#c62828", "#757575"
@@ -317,12 +319,13 @@ snapshot {_fmt(col.get("reference_snapshot"))}</p>
 
 def write_report(output_dir: str) -> tuple[str, str]:
     """Read ``OUTPUT/manifest.json``; write ``report.json`` and ``report.html``; return their paths."""
-    manifest = _read_json(FileSystems.join(output_dir, "manifest.json"))
+    layout = OutputLayout(output_dir)
+    manifest = _read_json(layout.manifest)
     if manifest is None:
         raise FileNotFoundError(f"{output_dir}/manifest.json not found: the run did not finish")
     report = build_report(manifest)
-    json_path = FileSystems.join(output_dir, "report.json")
-    html_path = FileSystems.join(output_dir, "report.html")
+    json_path = layout.report_json
+    html_path = layout.report_html
     with FileSystems.create(json_path) as fh:
         fh.write(json.dumps(report, indent=2).encode("utf-8"))
     with FileSystems.create(html_path) as fh:

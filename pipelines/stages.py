@@ -11,20 +11,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import apache_beam as beam
+from apache_beam.pvalue import PCollection
 
-from tailguard.transforms.ai_text import DecideAIConfig, DecideAIContent, ScoreAIConfig, ScoreAIContent
-from tailguard.transforms.dedup import DedupExact, DedupExactConfig, DedupNearConfig, DedupNearDuplicates
-from tailguard.transforms.dedup import stats_path as dedup_stats_path
+from tailguard.filters.document import Document
+from tailguard.filters.layout import OutputLayout
+from tailguard.transforms.accounting import StageOutputs
+from tailguard.transforms.ai_decide import DecideAIConfig, DecideAIContent
+from tailguard.transforms.ai_score import ScoreAIConfig, ScoreAIContent
+from tailguard.transforms.dedup_exact import DedupExact, DedupExactConfig
+from tailguard.transforms.dedup_near import DedupNearConfig, DedupNearDuplicates
 from tailguard.transforms.extract import ExtractConfig, ExtractText
 from tailguard.transforms.langid import IdentifyLanguage, LangIdConfig
 from tailguard.transforms.mix import MixByTokens, MixConfig
 from tailguard.transforms.quality import ApplyQualityRules, QualityConfig
 from tailguard.transforms.tiers import AssignTier, TiersConfig
 
-__all__ = ["STAGES", "RunContext", "StageSpec"]
+__all__ = ["STAGES", "RunContext", "StageSpec", "StageTransform"]
+
+#: What every stage is: Documents in, :class:`StageOutputs` out.
+StageTransform = beam.PTransform[PCollection[Document], StageOutputs]
+
+ConfigT = TypeVar("ConfigT")
 
 
 @dataclass(frozen=True)
@@ -32,25 +42,30 @@ class RunContext:
     """Run-wide facts a stage may need when it is built.
 
     Attributes:
-        output_dir: The run's output directory (local or ``gs://``).
+        layout: The run's (or ingest batch's) output layout.
         seed: The run seed.
         num_shards: Number of corpus shards.
     """
 
-    output_dir: str
+    layout: OutputLayout
     seed: int
     num_shards: int
 
+    @property
+    def output_dir(self) -> str:
+        """The output directory (``layout.root``)."""
+        return self.layout.root
+
 
 @dataclass(frozen=True)
-class StageSpec:
+class StageSpec(Generic[ConfigT]):
     """One pipeline stage.
 
     Attributes:
         name: Stage name: config section, counter namespace, ``rejected/<name>/``.
         label: Stable CamelCase Beam label of the stage.
         config_cls: The stage's frozen config dataclass.
-        build: ``build(config, context) -> PTransform``.
+        build: ``build(config, context) -> PTransform`` (Documents → StageOutputs).
         per_document: The stage decides each document on its own (no shuffle
             across documents).  Leading per-document stages run in the
             resumable ingest phase, checkpointed per batch of input files.
@@ -58,20 +73,33 @@ class StageSpec:
 
     name: str
     label: str
-    config_cls: type
-    build: Callable[[Any, RunContext], beam.PTransform]
+    config_cls: type[ConfigT]
+    build: Callable[[ConfigT, RunContext], StageTransform]
     per_document: bool = False
 
 
+def _spec(
+    name: str,
+    label: str,
+    config_cls: type[ConfigT],
+    build: Callable[[ConfigT, RunContext], StageTransform],
+    per_document: bool = False,
+) -> StageSpec[Any]:
+    # Typed per stage here (build matches config_cls), erased to StageSpec[Any] in the tuple.
+    return StageSpec(name, label, config_cls, build, per_document)
+
+
 # Pipeline order.  Each stage sees Documents in and returns StageOutputs.
-STAGES: tuple[StageSpec, ...] = (
-    StageSpec("extract", "ExtractText", ExtractConfig, lambda cfg, ctx: ExtractText(cfg), per_document=True),
-    StageSpec("langid", "IdentifyLanguage", LangIdConfig, lambda cfg, ctx: IdentifyLanguage(cfg), per_document=True),
-    StageSpec("quality", "ApplyQualityRules", QualityConfig, lambda cfg, ctx: ApplyQualityRules(cfg), per_document=True),
-    StageSpec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg)),
-    StageSpec("dedup_near", "DedupNearDuplicates", DedupNearConfig, lambda cfg, ctx: DedupNearDuplicates(cfg, dedup_stats_path(ctx.output_dir, "dedup_near"))),
-    StageSpec("detect_ai", "ScoreAIContent", ScoreAIConfig, lambda cfg, ctx: ScoreAIContent(cfg), per_document=True),
-    StageSpec("decide_ai", "DecideAIContent", DecideAIConfig, lambda cfg, ctx: DecideAIContent(cfg), per_document=True),
-    StageSpec("tiers", "AssignTier", TiersConfig, lambda cfg, ctx: AssignTier(cfg, ctx.output_dir)),
-    StageSpec("mix", "MixByTokens", MixConfig, lambda cfg, ctx: MixByTokens(cfg, ctx.output_dir, ctx.seed, ctx.num_shards)),
+# fmt: off
+STAGES: tuple[StageSpec[Any], ...] = (
+    _spec("extract", "ExtractText", ExtractConfig, lambda cfg, ctx: ExtractText(cfg), per_document=True),
+    _spec("langid", "IdentifyLanguage", LangIdConfig, lambda cfg, ctx: IdentifyLanguage(cfg), per_document=True),
+    _spec("quality", "ApplyQualityRules", QualityConfig, lambda cfg, ctx: ApplyQualityRules(cfg), per_document=True),
+    _spec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg)),
+    _spec("dedup_near", "DedupNearDuplicates", DedupNearConfig, lambda cfg, ctx: DedupNearDuplicates(cfg, ctx.layout)),
+    _spec("detect_ai", "ScoreAIContent", ScoreAIConfig, lambda cfg, ctx: ScoreAIContent(cfg), per_document=True),
+    _spec("decide_ai", "DecideAIContent", DecideAIConfig, lambda cfg, ctx: DecideAIContent(cfg), per_document=True),
+    _spec("tiers", "AssignTier", TiersConfig, lambda cfg, ctx: AssignTier(cfg, ctx.layout)),
+    _spec("mix", "MixByTokens", MixConfig, lambda cfg, ctx: MixByTokens(cfg, ctx.layout, ctx.seed, ctx.num_shards)),
 )
+# fmt: on

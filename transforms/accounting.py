@@ -9,20 +9,27 @@ a record makes the ledger fail to balance.
 
 Counters: one Beam namespace per stage (``tailguard.<stage>``) with ``passed``
 and one counter per drop reason, plus ``dead_letter``.
+
+:class:`WriteAccounting` is the one public PTransform: it writes every stage's
+rejected records, the dead letters and the ledger counts the manifest is built
+from.
 """
 
 from __future__ import annotations
 
+import json
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import PCollection
+from apache_beam.pvalue import PCollection, PDone
 
-from tailguard.filters.document import Document
+from tailguard.filters.document import Document, evolve
+from tailguard.filters.layout import OutputLayout
+from tailguard.transforms._files import WriteJsonFile
 
 __all__ = [
     "DEAD_LETTER",
@@ -32,6 +39,7 @@ __all__ = [
     "DeadLetter",
     "Rejection",
     "StageOutputs",
+    "WriteAccounting",
     "apply_stage_fn",
     "counter_namespace",
     "make_counter",
@@ -130,11 +138,20 @@ class DeadLetter:
 
 
 class StageOutputs(NamedTuple):
-    """The three outputs of every stage."""
+    """The outputs of every stage: the three streams the ledger counts, plus named extras.
+
+    Attributes:
+        docs: Kept documents (``PCollection[Document]``).
+        rejected: :class:`Rejection` records.
+        dead_letter: :class:`DeadLetter` records.
+        extra: Further tagged outputs a stage aggregates (the reader's per-file
+            ``input_count``, mixing's per-document decisions ...), by tag.
+    """
 
     docs: PCollection
     rejected: PCollection
     dead_letter: PCollection
+    extra: Mapping[str, PCollection] = {}
 
 
 def reject(stage: str, doc: Document, reason: str, detail: str = "") -> beam.pvalue.TaggedOutput:
@@ -149,9 +166,9 @@ def reject(stage: str, doc: Document, reason: str, detail: str = "") -> beam.pva
     Returns:
         A ``TaggedOutput`` for the stage DoFn to yield.
     """
-    doc.lineage[stage] = f"dropped:{reason}"
+    dropped = evolve(doc, lineage={stage: f"dropped:{reason}"})  # never mutate the stage's input
     return beam.pvalue.TaggedOutput(
-        REJECTED, Rejection(stage, reason, doc.id, doc.source, doc.provenance.position, detail, doc)
+        REJECTED, Rejection(stage, reason, doc.id, doc.source, doc.provenance.position, detail, dropped)
     )
 
 
@@ -210,9 +227,8 @@ def apply_stage_fn(
     stage: str,
     fn: beam.DoFn,
     *side_inputs: Any,
-    with_input_count: bool = False,
     extra_tags: tuple[str, ...] = (),
-) -> Any:
+) -> StageOutputs:
     """Apply a stage DoFn with ``rejected`` and dead-letter outputs.
 
     The DoFn yields kept documents on the main output, :func:`reject` outputs
@@ -227,20 +243,17 @@ def apply_stage_fn(
         fn: The stage DoFn.
         side_inputs: Side inputs passed to ``fn.process`` after the element
             (small things only: plans, thresholds).
-        with_input_count: Also return the ``input_count`` output (the reader
-            reports how many records each file had).
-        extra_tags: Further tagged outputs of ``fn`` to return (e.g. per-document
-            decisions a stage aggregates into its manifest section).
+        extra_tags: Further tagged outputs of ``fn`` to return in
+            :attr:`StageOutputs.extra` (e.g. the reader's ``input_count``, or
+            per-document decisions a stage aggregates into its manifest section).
 
     Returns:
-        The stage's :class:`StageOutputs`; with ``with_input_count`` the tuple
-        ``(outputs, input_count)``; with ``extra_tags`` the tuple
-        ``(outputs, {tag: PCollection})``.
+        The stage's :class:`StageOutputs`, always the same shape.
     """
-    types = {REJECTED: Rejection, DEAD_LETTER: DeadLetter, INPUT_COUNT: int, **{tag: Any for tag in extra_tags}}
+    types = {REJECTED: Rejection, DEAD_LETTER: DeadLetter, **{tag: Any for tag in extra_tags}}
     pardo = beam.ParDo(fn, *side_inputs).with_output_types(Any, **types)
     outs = pcoll | label >> pardo.with_outputs(
-        REJECTED, DEAD_LETTER, INPUT_COUNT, *extra_tags, main=MAIN
+        REJECTED, DEAD_LETTER, *extra_tags, main=MAIN
     ).with_exception_handling(main_tag=MAIN, dead_letter_tag=_ERRORS)
     raised = (
         outs[_ERRORS]
@@ -248,10 +261,115 @@ def apply_stage_fn(
         | f"{label}CountDeadLetter" >> beam.ParDo(_CountDeadLetterFn(stage))
     )
     dead = (outs[DEAD_LETTER], raised) | f"{label}DeadLetters" >> beam.Flatten()
-    outputs = StageOutputs(outs[MAIN], outs[REJECTED], dead)
-    if extra_tags:
-        return outputs, {tag: outs[tag] for tag in extra_tags}
-    return (outputs, outs[INPUT_COUNT]) if with_input_count else outputs
+    return StageOutputs(outs[MAIN], outs[REJECTED], dead, {tag: outs[tag] for tag in extra_tags})
+
+
+# ----------------------------------------------------------------------------- sinks
+
+
+class _WriteRejected(beam.PTransform):
+    """Write one stage's rejected records to ``OUTPUT/rejected/<stage>/*.jsonl.zst``."""
+
+    def __init__(self, layout: OutputLayout, stage: str, with_text: bool = True) -> None:
+        super().__init__()
+        self._prefix = layout.rejected_prefix(stage)
+        self._suffix = layout.side_suffix
+        self._with_text = with_text
+
+    def expand(self, rejected: PCollection[Rejection]) -> PCollection[str]:
+        with_text = self._with_text
+        return (
+            rejected
+            | "ToJson" >> beam.Map(lambda r: json.dumps(r.to_json_dict(with_text=with_text), ensure_ascii=False))
+            | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=self._suffix)
+        )
+
+
+class _WriteDeadLetter(beam.PTransform):
+    """Write dead-letter records to ``OUTPUT/dead_letter/*.jsonl.zst``."""
+
+    def __init__(self, layout: OutputLayout) -> None:
+        super().__init__()
+        self._prefix = layout.dead_letter_prefix
+        self._suffix = layout.side_suffix
+
+    def expand(self, letters: PCollection[DeadLetter]) -> PCollection[str]:
+        return (
+            letters
+            | "ToJson" >> beam.Map(lambda d: json.dumps(d.to_json_dict(), ensure_ascii=False))
+            | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=self._suffix)
+        )
+
+
+def _ledger_key_rejected(r: Rejection) -> tuple[str, int]:
+    return json.dumps(["dropped", r.stage, r.reason]), 1
+
+
+def _ledger_key_dead(d: DeadLetter) -> tuple[str, int]:
+    return json.dumps(["dead_letter", d.stage]), 1
+
+
+class _WriteLedger(beam.PTransform):
+    """Count kept, dropped (by stage and reason) and dead-letter records into one file.
+
+    The counts are computed from the data streams themselves, so they are exact
+    on every runner.  ``input_records`` is counted separately by the reader
+    (records per file, ``_work/input_records.jsonl``) plus whole files that
+    raised; a stage that loses a record therefore unbalances the ledger.
+    """
+
+    def __init__(self, layout: OutputLayout, kept: PCollection[Document], read_stage: str) -> None:
+        super().__init__()
+        self._layout = layout
+        self._kept = kept
+        self._read_stage = read_stage
+
+    def expand(self, stages: dict[str, StageOutputs]) -> PDone:
+        read = stages[self._read_stage]
+        parts = [
+            # A file that raised as a whole is one input record, dead-lettered.
+            read.dead_letter
+            | "FilesThatRaised" >> beam.Filter(lambda d: d.unit == "element")
+            | "CountRaisedFiles" >> beam.Map(lambda _: ('["input"]', 1)),
+            self._kept | "CountKept" >> beam.Map(lambda _: ('["kept"]', 1)),
+        ]
+        for name, out in stages.items():
+            parts.append(out.rejected | f"CountDropped{name}" >> beam.Map(_ledger_key_rejected))
+            parts.append(out.dead_letter | f"CountDead{name}" >> beam.Map(_ledger_key_dead))
+        return (
+            parts
+            | "FlattenCounts" >> beam.Flatten()
+            | "SumCounts" >> beam.CombinePerKey(sum)
+            | "ToJson" >> beam.MapTuple(lambda key, n: json.dumps({"key": json.loads(key), "count": n}))
+            | "WriteLedgerCounts" >> WriteJsonFile(self._layout.ledger_counts)
+        )
+
+
+class WriteAccounting(beam.PTransform):
+    """Write every stage's rejected records, all dead letters and the ledger counts.
+
+    Args:
+        layout: The run's (or ingest batch's) output layout.
+        kept: The documents that reach the corpus (counted as ``kept``).
+        with_text: Keep the text of rejected documents (``write.rejected_text``).
+        read_stage: Name of the reading stage, whose whole-file failures count as input.
+
+    ``expand`` takes ``{stage name: StageOutputs}`` in pipeline order.
+    """
+
+    def __init__(self, layout: OutputLayout, kept: PCollection[Document], with_text: bool, read_stage: str) -> None:
+        super().__init__()
+        self._layout = layout
+        self._kept = kept
+        self._with_text = with_text
+        self._read_stage = read_stage
+
+    def expand(self, stages: dict[str, StageOutputs]) -> PDone:
+        for name, result in stages.items():
+            _ = result.rejected | f"WriteRejected{name.title()}" >> _WriteRejected(self._layout, name, self._with_text)
+        dead = [result.dead_letter for result in stages.values()] | "AllDeadLetters" >> beam.Flatten()
+        _ = dead | "WriteDeadLetter" >> _WriteDeadLetter(self._layout)
+        return stages | "WriteLedger" >> _WriteLedger(self._layout, self._kept, self._read_stage)
 
 
 def format_exception(exc: BaseException) -> str:

@@ -22,7 +22,8 @@ from tailguard.filters.collapse.indicators import CollapseAccumulator, Indicator
 from tailguard.filters.collapse.ngram import tokenize
 from tailguard.filters.collapse.reference import REFERENCE_FILES, Reference, load_reference
 from tailguard.filters.document import Document
-from tailguard.transforms.io import WriteJsonFile, local_copy, work_path
+from tailguard.filters.layout import OutputLayout
+from tailguard.transforms._files import WriteJsonFile, local_copy
 
 __all__ = ["DEFAULT_ALARMS", "CollapseConfig", "MeasureCollapse", "check_alarms"]
 
@@ -166,13 +167,13 @@ class MeasureCollapse(beam.PTransform):
 
     Args:
         config: Indicator settings.
-        output_dir: The run's output directory.
+        layout: The run's output layout (the summary goes to ``layout.stats("collapse")``).
     """
 
-    def __init__(self, config: CollapseConfig, output_dir: str) -> None:
+    def __init__(self, config: CollapseConfig, layout: OutputLayout) -> None:
         super().__init__()
         self._config = config
-        self._output_dir = output_dir
+        self._layout = layout
         self._ref_id: str | None = None
         if config.enabled and config.reference:
             # Fail at launch, not on a worker, when the snapshot is missing or of another format.
@@ -189,5 +190,5 @@ class MeasureCollapse(beam.PTransform):
             | "AllGroups" >> beam.combiners.ToList()
             | "ToJson" >> beam.Map(_summary, config, ref_id)
         )
-        _ = summary | "WriteCollapseJson" >> WriteJsonFile(work_path(self._output_dir, "stats", "collapse.json"))
+        _ = summary | "WriteCollapseJson" >> WriteJsonFile(self._layout.stats("collapse"))
         return summary

@@ -18,13 +18,13 @@ from apache_beam.pvalue import PCollection
 
 from tailguard.filters.document import Document
 from tailguard.filters.langid import LanguageIdentifier
+from tailguard.transforms._files import local_copy
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
     make_counter,
     reject,
 )
-from tailguard.transforms.io import local_copy
 
 __all__ = ["IdentifyLanguage", "LangIdConfig"]
 

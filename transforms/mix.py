@@ -29,6 +29,7 @@ from apache_beam.pvalue import AsSingleton, PCollection, TaggedOutput
 
 from tailguard.filters.document import Document
 from tailguard.filters.hashing import shard_of
+from tailguard.filters.layout import OutputLayout
 from tailguard.filters.mixing import (
     RARITY_SCALE,
     WEIGHT_SCALE,
@@ -57,13 +58,13 @@ from tailguard.filters.mixing import (
 )
 from tailguard.filters.tiers import label_from_lineage
 from tailguard.filters.tokens import TokenizerName, make_token_counter
+from tailguard.transforms._files import WriteJsonFile
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
     make_counter,
     reject,
 )
-from tailguard.transforms.io import WriteJsonFile, work_path
 
 __all__ = ["STAGE", "MixByTokens", "MixConfig", "default_components"]
 
@@ -424,7 +425,7 @@ class MixByTokens(beam.PTransform):
 
     Args:
         config: Stage options.
-        output_dir: Run output directory (report: ``_work/stats/mixing.json``).
+        layout: The run's output layout (the summary goes to ``layout.stats("mixing")``).
         seed: Run seed (sampling hash; also the shard hash of the spread report).
         num_shards: Corpus shard count (for the spread report).
 
@@ -433,13 +434,13 @@ class MixByTokens(beam.PTransform):
     """
 
     def __init__(
-        self, config: MixConfig, output_dir: str, seed: int, num_shards: int
+        self, config: MixConfig, layout: OutputLayout, seed: int, num_shards: int
     ) -> None:
         super().__init__()
         if num_shards <= 0:
             raise ValueError("MixByTokens needs num_shards > 0")
         self._config = config
-        self._output_dir = output_dir
+        self._layout = layout
         self._seed = seed
         self._num_shards = num_shards
 
@@ -498,7 +499,7 @@ class MixByTokens(beam.PTransform):
             | "FindCutoffs" >> beam.Map(_cutoffs, AsSingleton(boundaries))
         )
         # An exception here dead-letters the document instead of failing the run.
-        decided, extra = apply_stage_fn(
+        decided = apply_stage_fn(
             items,
             "DecideCopies",
             STAGE,
@@ -509,14 +510,14 @@ class MixByTokens(beam.PTransform):
             extra_tags=(_DECISIONS,),
         )
         _ = (
-            extra[_DECISIONS]
+            decided.extra[_DECISIONS]  # one decision record per document
             | "TallyDecisions"
             >> beam.CombineGlobally(
                 _TallyCombineFn(self._num_shards, cfg.rarity.reference_component)
             )
             | "MixingJson" >> beam.Map(_report, cfg, AsSingleton(plan))
             | "WriteMixStats"
-            >> WriteJsonFile(work_path(self._output_dir, "stats", "mixing.json"))
+            >> WriteJsonFile(self._layout.stats("mixing"))
         )
         rejected = (prepared.rejected, decided.rejected) | "MixRejected" >> beam.Flatten()
         dead = (prepared.dead_letter, decided.dead_letter) | "MixDeadLetters" >> beam.Flatten()

@@ -35,13 +35,13 @@ from tailguard.filters.quality.gopher import (
     gopher_repetition,
 )
 from tailguard.filters.urls import UrlBlocklist, normalize_url
+from tailguard.transforms._files import read_text
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
     make_counter,
     reject,
 )
-from tailguard.transforms.io import read_text
 
 __all__ = ["ApplyQualityRules", "QualityConfig"]
 

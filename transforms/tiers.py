@@ -18,6 +18,7 @@ import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
 from tailguard.filters.document import Document
+from tailguard.filters.layout import OutputLayout
 from tailguard.filters.tiers import (
     CHATGPT_RELEASE_DATE,
     DEFAULT_REVIEW_THRESHOLD,
@@ -30,8 +31,8 @@ from tailguard.filters.tiers import (
     format_lineage,
 )
 from tailguard.filters.tokens import TokenizerName, make_token_counter
+from tailguard.transforms._files import WriteJsonFile
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter
-from tailguard.transforms.io import WriteJsonFile, work_path
 
 __all__ = ["STAGE", "AssignTier", "TiersConfig"]
 
@@ -150,16 +151,16 @@ class AssignTier(beam.PTransform):
 
     Args:
         config: Stage options.
-        output_dir: Run output directory (the summary goes to ``_work/stats/tiers.json``).
+        layout: The run's output layout (the summary goes to ``layout.stats("tiers")``).
 
     Returns (from ``expand``):
         :class:`StageOutputs` (nothing is rejected).
     """
 
-    def __init__(self, config: TiersConfig, output_dir: str) -> None:
+    def __init__(self, config: TiersConfig, layout: OutputLayout) -> None:
         super().__init__()
         self._config = config
-        self._output_dir = output_dir
+        self._layout = layout
 
     def expand(self, docs: PCollection) -> StageOutputs:
         outputs = apply_stage_fn(
@@ -173,6 +174,6 @@ class AssignTier(beam.PTransform):
             | "CollectTiers" >> beam.combiners.ToList()
             | "TiersJson" >> beam.Map(_tier_summary)
             | "WriteTierStats"
-            >> WriteJsonFile(work_path(self._output_dir, "stats", "tiers.json"))
+            >> WriteJsonFile(self._layout.stats("tiers"))
         )
         return outputs

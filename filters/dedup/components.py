@@ -23,7 +23,11 @@ import numpy as np
 
 from tailguard.filters.hashing import stable_hash64
 
+from tailguard.filters.document import Document
+
 __all__ = [
+    "check_survivor_order",
+    "document_label",
     "SURVIVOR_CRITERIA",
     "BucketVerdict",
     "bucket_edges",
@@ -255,3 +259,32 @@ def settle_children(
     """
     for child, parents in children:
         yield child, (node if not is_child and parents == 1 else None)
+
+
+def check_survivor_order(order: tuple[str, ...], section: str) -> None:
+    """Raise ``ValueError`` naming ``section`` when ``order`` holds an unknown survivor criterion."""
+    unknown = [c for c in order if c not in SURVIVOR_CRITERIA]
+    if unknown:
+        raise ValueError(f"{section}.survivor_order: unknown {unknown}; allowed: {list(SURVIVOR_CRITERIA)}")
+
+
+def document_label(doc: Document, tier_preference: tuple[str, ...], quality_key: str, order: tuple[str, ...]) -> str:
+    """Return the :func:`survivor_label` of ``doc``: the smallest label of a cluster survives.
+
+    Args:
+        doc: The document.
+        tier_preference: Tiers in order of preference (earlier wins).
+        quality_key: The ``quality`` signal that ranks documents (higher wins).
+        order: Criteria in order of precedence (from :data:`SURVIVOR_CRITERIA`).
+
+    Returns:
+        The sortable label.
+    """
+    return survivor_label(
+        doc.id,
+        tier=doc.tier,
+        quality=doc.quality.get(quality_key),
+        crawl_date=doc.crawl_date,
+        tier_preference=tier_preference,
+        order=order,
+    )

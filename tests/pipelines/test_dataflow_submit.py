@@ -138,7 +138,7 @@ def test_template_staging_writes_job_json_with_sdist_and_sdk_image(tmp_path: Pat
         names = sdist.getnames()
     assert any(name.endswith("/setup.py") for name in names)
     assert any(name.endswith("/pipelines/curate.py") for name in names)
-    assert any(name.endswith("/transforms/io.py") for name in names)
+    assert any(name.endswith("/transforms/read_crawl.py") for name in names)
     # The workers run the Beam Python 3.11 SDK container of the same Beam version.
     assert pool["sdkHarnessContainerImages"][0]["containerImage"].endswith(SDK_IMAGE)
     # Runner v2 keeps the steps in the staged pipeline proto that the job JSON points to.

@@ -18,6 +18,7 @@ from tailguard.filters.collapse.reference import (
     save_reference,
 )
 from tailguard.filters.document import Document
+from tailguard.filters.layout import OutputLayout
 from tailguard.transforms.collapse import CollapseConfig, MeasureCollapse, check_alarms
 
 
@@ -36,7 +37,7 @@ def test_measure_collapse_writes_per_tier_and_overall_indicators(tmp_path: Path)
     config = CollapseConfig(reference=str(tmp_path / "ref"), sample_tokens=200, seed=1, human_tiers=("tier1",))
     out = str(tmp_path / "out")
     with TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        summary = p | beam.Create(docs) | MeasureCollapse(config, out)
+        summary = p | beam.Create(docs) | MeasureCollapse(config, OutputLayout(out))
 
         def check(lines: list[str]) -> None:
             assert len(lines) == 1
@@ -60,7 +61,7 @@ def test_measure_collapse_writes_per_tier_and_overall_indicators(tmp_path: Path)
 
 def test_disabled_measure_collapse_writes_nothing(tmp_path: Path) -> None:
     with TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        _ = p | beam.Create(_docs()) | MeasureCollapse(CollapseConfig(enabled=False), str(tmp_path))
+        _ = p | beam.Create(_docs()) | MeasureCollapse(CollapseConfig(enabled=False), OutputLayout(str(tmp_path)))
     assert not (tmp_path / "_work").exists()
 
 
@@ -70,14 +71,14 @@ def test_config_rejects_bad_values_and_missing_reference(tmp_path: Path) -> None
     with pytest.raises(ValueError):
         CollapseConfig(alarms=(("tail_mass", "between", 0.1),))
     with pytest.raises(FileNotFoundError):
-        MeasureCollapse(CollapseConfig(reference=str(tmp_path / "missing")), str(tmp_path))
+        MeasureCollapse(CollapseConfig(reference=str(tmp_path / "missing")), OutputLayout(str(tmp_path)))
 
 
 def test_synthetic_tiers_raise_no_alarms(tmp_path: Path) -> None:
     docs = [Document(id=f"s{i}", text="same words again " * 5, tier="synthetic_detected", ai_score=0.99) for i in range(5)]
     config = CollapseConfig(alarms=(("ai_above_threshold_share", "max", 0.2),))
     with TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        _ = p | beam.Create(docs) | MeasureCollapse(config, str(tmp_path))
+        _ = p | beam.Create(docs) | MeasureCollapse(config, OutputLayout(str(tmp_path)))
     written = json.loads((tmp_path / "_work" / "stats" / "collapse.json").read_text())
     assert [a["group"] for a in written["alarms"]] == ["all"]
 

@@ -15,13 +15,9 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tailguard.filters.dedup import MinHasher, estimate_jaccard, word_shingles
 from tailguard.filters.document import Document, Provenance
-from tailguard.transforms.dedup import (
-    DedupExact,
-    DedupExactConfig,
-    DedupNearConfig,
-    DedupNearDuplicates,
-    _ConnectedComponents,
-)
+from tailguard.transforms._components import ConnectedComponents
+from tailguard.transforms.dedup_exact import DedupExact, DedupExactConfig
+from tailguard.transforms.dedup_near import DedupNearConfig, DedupNearDuplicates
 
 _VOCAB = [f"w{i}" for i in range(5000)]
 
@@ -165,7 +161,7 @@ def test_connected_components_match_union_find_on_a_random_graph() -> None:
     truth = _components(edges)
     expected = [(node, root) for node, root in truth.items() if node != root]
     p = _pipeline()
-    assigned, _ = p | beam.Create(edges) | _ConnectedComponents(DedupNearConfig(max_rounds=12))
+    assigned, _ = p | beam.Create(edges) | ConnectedComponents(12, "keep_separate")
     assert_that(assigned, equal_to(expected))
     p.run()
 
@@ -174,7 +170,7 @@ def test_unconverged_components_stay_separate_and_never_merge_wrongly() -> None:
     edges = _random_graph(6, 300, 290)
     truth = _components(edges)
     p = _pipeline()
-    assigned, _ = p | beam.Create(edges) | _ConnectedComponents(DedupNearConfig(max_rounds=1))
+    assigned, _ = p | beam.Create(edges) | ConnectedComponents(1, "keep_separate")
     assigned = assigned | beam.combiners.ToList()
 
     def check(pairs: list[list[tuple[str, str]]]) -> None:
@@ -193,9 +189,7 @@ def test_unconverged_components_stay_separate_and_never_merge_wrongly() -> None:
 
 def test_unconverged_components_fail_the_run_when_configured() -> None:
     p = _pipeline()
-    _ = p | beam.Create(_random_graph(6, 300, 290)) | _ConnectedComponents(
-        DedupNearConfig(max_rounds=1, on_unconverged="fail")
-    )
+    _ = p | beam.Create(_random_graph(6, 300, 290)) | ConnectedComponents(1, "fail")
     with pytest.raises(Exception, match="did not converge"):
         p.run()
 

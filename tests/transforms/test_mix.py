@@ -12,6 +12,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tailguard.filters.document import Document
+from tailguard.filters.layout import OutputLayout
 from tailguard.filters.mixing import ComponentSpec
 from tailguard.transforms.mix import MixByTokens, MixConfig
 
@@ -47,7 +48,7 @@ def test_mix_downsamples_the_large_pool_to_the_token_target(tmp_path: Path) -> N
     out = (
         p
         | beam.Create(_docs())
-        | MixByTokens(config, str(tmp_path), seed=1, num_shards=2)
+        | MixByTokens(config, OutputLayout(str(tmp_path)), seed=1, num_shards=2)
     )
     kept_by_component = (
         out.docs
@@ -91,7 +92,7 @@ def test_mix_with_an_empty_component_renormalises_and_reports_it(
     out = (
         p
         | beam.Create(_docs())
-        | MixByTokens(config, str(tmp_path), seed=1, num_shards=1)
+        | MixByTokens(config, OutputLayout(str(tmp_path)), seed=1, num_shards=1)
     )
     assert_that(
         out.docs | beam.combiners.Count.Globally(), equal_to([40]), label="KeptCount"

@@ -12,6 +12,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tailguard.filters.document import Document
+from tailguard.filters.layout import OutputLayout
 from tailguard.transforms.tiers import AssignTier, TiersConfig
 
 
@@ -53,7 +54,7 @@ def test_assign_tier_sets_tier_tokens_lineage_and_writes_the_summary(
         tokenizer="cl100k",
     )
     p = TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"]), blocking=True)
-    out = p | beam.Create(_docs()) | AssignTier(config, str(tmp_path))
+    out = p | beam.Create(_docs()) | AssignTier(config, OutputLayout(str(tmp_path)))
     facts = out.docs | beam.Map(
         lambda d: (
             d.id,

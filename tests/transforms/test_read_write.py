@@ -13,7 +13,9 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
 from tailguard.filters.document import Document
-from tailguard.transforms.io import ReadConfig, ReadCrawl, WriteConfig, WriteCorpus
+from tailguard.filters.layout import OutputLayout
+from tailguard.transforms.read_crawl import ReadConfig, ReadCrawl
+from tailguard.transforms.write_corpus import WriteConfig, WriteCorpus
 from tests.conftest import beam_options
 
 
@@ -33,7 +35,7 @@ def inputs(tmp_path):
 def test_read_crawl_routes_kept_rejected_and_dead_letter(inputs, tmp_path):
     out = str(tmp_path / "out")
     with beam.Pipeline(options=beam_options()) as p:
-        result = p | ReadCrawl(ReadConfig(), [str(inputs / "*")], out)
+        result = p | ReadCrawl(ReadConfig(), [str(inputs / "*")], OutputLayout(out))
         assert_that(result.docs | "Ids" >> beam.Map(lambda d: d.id), equal_to(["a1", "b1"]), label="Kept")
         assert_that(
             result.rejected | "Reasons" >> beam.Map(lambda r: (r.id, r.reason)),
@@ -51,7 +53,7 @@ def test_read_crawl_routes_kept_rejected_and_dead_letter(inputs, tmp_path):
 
 def test_read_crawl_counters(inputs, tmp_path):
     p = beam.Pipeline(options=beam_options())
-    _ = p | ReadCrawl(ReadConfig(), [str(inputs / "*.jsonl*")], str(tmp_path / "out"))
+    _ = p | ReadCrawl(ReadConfig(), [str(inputs / "*.jsonl*")], OutputLayout(str(tmp_path / "out")))
     result = p.run()
     result.wait_until_finish()
     assert _counter(result, "tailguard.read", "passed") == 2
@@ -67,7 +69,7 @@ def _docs(n):
 def _write(tmp_path, name, docs, fmt, shards, *extra):
     out = str(tmp_path / name)
     with beam.Pipeline(options=beam_options(*extra)) as p:
-        _ = p | beam.Create(docs) | WriteCorpus(WriteConfig(format=fmt), out, shards)
+        _ = p | beam.Create(docs) | WriteCorpus(WriteConfig(format=fmt), OutputLayout(out), shards)
     return tmp_path / name / "corpus"
 
 

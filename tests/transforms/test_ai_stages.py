@@ -12,12 +12,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tailguard.filters.detect.ensemble import AIScore, train_detector
 from tailguard.filters.document import Document
-from tailguard.transforms.ai_text import (
-    DecideAIConfig,
-    DecideAIContent,
-    ScoreAIConfig,
-    ScoreAIContent,
-)
+from tailguard.transforms.ai_decide import DecideAIConfig, DecideAIContent
+from tailguard.transforms.ai_score import ScoreAIConfig, ScoreAIContent
 from tests.conftest import beam_options
 from tests.filters.detect_helpers import synthetic_rows, write_jsonl
 

@@ -1,0 +1,434 @@
+"""DedupNearDuplicates: MinHash-LSH near-duplicate removal with distributed connected components.
+
+sign → band → group → star edges (verified) → connected components
+(large-star / small-star, unrolled; ``_components.py``) → one survivor per
+cluster → join back by id.  Survivors carry ``dup_cluster_id`` and
+``dup_cluster_size``; removed documents go to ``rejected`` as
+``near_duplicate`` with the survivor id as detail.
+
+Elements in: :class:`Document`.  Out: :class:`StageOutputs`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.pvalue import AsSingleton, PCollection, TaggedOutput
+
+from tailguard.filters.dedup import (
+    SURVIVOR_CRITERIA,
+    LshParams,
+    MinHasher,
+    ShingleType,
+    band_hashes,
+    bucket_edges,
+    candidate_buckets,
+    cap_bucket,
+    check_survivor_order,
+    document_label,
+    optimal_params,
+    shingles,
+    verify_cutoff,
+)
+from tailguard.filters.document import Document
+from tailguard.filters.layout import OutputLayout
+from tailguard.transforms._components import STATS, ConnectedComponents
+from tailguard.transforms._files import WriteJsonFile
+from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter, reject
+
+__all__ = ["DedupNearConfig", "DedupNearDuplicates"]
+
+STAGE = "dedup_near"
+NEAR_STAGE = STAGE
+_STATS = STATS
+_SIGS = "signatures"
+_EDGES = "edges"
+
+
+def _key_by_id(doc: Document) -> tuple[str, Document]:
+    return doc.id, doc
+
+
+@dataclass(frozen=True)
+class DedupNearConfig:
+    """Config of the ``dedup_near`` stage (MinHash LSH).
+
+    Attributes:
+        enabled: Run the stage.
+        num_perm: MinHash permutations (signature length).
+        threshold: Jaccard similarity at which two documents are near-duplicates;
+            LSH bands/rows are derived from it.
+        ngram: Shingle size (words or characters).
+        shingle: ``word`` (default) or ``char`` shingles.
+        lowercase: Case-fold before shingling.
+        seed: MinHash permutation seed (datasketch meaning; default 1 like datasketch).
+        bands: LSH bands; 0 = derived from ``threshold`` (with ``rows``).
+        rows: Rows per band; 0 = derived.
+        false_positive_weight: Weight of false positives in the bands/rows choice.
+        false_negative_weight: Weight of false negatives.  Recall-weighted by
+            default because verification removes false candidates, while a
+            missed candidate is lost (datasketch's default is 0.5/0.5).
+        verify_jaccard: Verify candidate pairs by estimated Jaccard inside each bucket.
+        verify_z: Accept estimates down to ``verify_z`` standard errors below
+            ``threshold`` (keeps a pair at exactly the threshold with prob. ~Phi(z)).
+        hot_bucket_cap: At most this many members of one bucket are used (chosen by
+            a hash of id and band); larger buckets are counted as hot.
+        max_rounds: Large-star/small-star rounds unrolled into the graph.
+        on_unconverged: ``keep_separate`` keeps nodes whose component has not
+            converged as their own clusters (never merged wrongly, never dropped);
+            ``fail`` fails the run.
+        batch_size: Documents signed per numpy batch.
+        band_shard_size: Band entries (document x band) per shard of the bucket
+            pass.  Band keys are hashed into ``ceil(docs * bands / band_shard_size)``
+            shards, each signing batch sends one record per shard it touches, and
+            one shard's buckets are formed in memory — so memory per shard stays
+            near this size whatever the corpus size, and the shuffle carries a few
+            records per batch instead of one per (document, band).  Results do not
+            depend on it.
+        tier_preference: Provenance tiers, most preferred first (survivor order).
+        quality_key: Key of ``doc.quality`` whose higher value is preferred.
+        survivor_order: Survivor criteria in priority order (``id`` always breaks ties).
+    """
+
+    enabled: bool = True
+    num_perm: int = 128
+    threshold: float = 0.7
+    ngram: int = 5
+    shingle: ShingleType = "word"
+    lowercase: bool = True
+    seed: int = 1
+    bands: int = 0
+    rows: int = 0
+    false_positive_weight: float = 0.1
+    false_negative_weight: float = 0.9
+    verify_jaccard: bool = True
+    verify_z: float = 2.0
+    hot_bucket_cap: int = 1000
+    max_rounds: int = 10
+    on_unconverged: Literal["keep_separate", "fail"] = "keep_separate"
+    batch_size: int = 256
+    band_shard_size: int = 50_000
+    tier_preference: tuple[str, ...] = ()
+    quality_key: str = "score"
+    survivor_order: tuple[str, ...] = SURVIVOR_CRITERIA
+
+    def __post_init__(self) -> None:
+        if self.num_perm < 2:
+            raise ValueError("dedup_near.num_perm must be >= 2")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError("dedup_near.threshold must be in (0, 1)")
+        if self.ngram < 1:
+            raise ValueError("dedup_near.ngram must be >= 1")
+        if (self.bands == 0) != (self.rows == 0):
+            raise ValueError("dedup_near.bands and rows must be given together (or both 0 = derived)")
+        if self.bands < 0 or self.rows < 0 or self.bands * self.rows > self.num_perm:
+            raise ValueError("dedup_near: bands * rows must be <= num_perm (and both >= 0)")
+        if self.false_positive_weight < 0 or self.false_negative_weight < 0:
+            raise ValueError("dedup_near: LSH weights must be >= 0")
+        if self.verify_z < 0:
+            raise ValueError("dedup_near.verify_z must be >= 0")
+        if self.hot_bucket_cap < 2:
+            raise ValueError("dedup_near.hot_bucket_cap must be >= 2")
+        if self.max_rounds < 1:
+            raise ValueError("dedup_near.max_rounds must be >= 1")
+        if self.batch_size < 1:
+            raise ValueError("dedup_near.batch_size must be >= 1")
+        if self.band_shard_size < 1:
+            raise ValueError("dedup_near.band_shard_size must be >= 1")
+        check_survivor_order(self.survivor_order, NEAR_STAGE)
+
+    def lsh_params(self) -> LshParams:
+        """Return the configured or derived bands × rows."""
+        if self.bands:
+            return LshParams(self.bands, self.rows)
+        return optimal_params(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
+
+    def cutoff(self) -> float | None:
+        """Return the estimated-Jaccard cut-off of verification (``None`` when off)."""
+        return verify_cutoff(self.threshold, self.num_perm, self.verify_z) if self.verify_jaccard else None
+
+
+class _SignBatchFn(beam.DoFn):
+    """A batch of documents → one band record per shard touched (+ (label, signature) when verifying).
+
+    Band record: ``(shard, (labels, band keys as uint64 (entries, 2) bytes,
+    label index per entry as int32 bytes))`` — compact 128-bit band keys and
+    labels only; the 512-byte signature travels once per document, not once per band.
+    """
+
+    def __init__(self, config: DedupNearConfig, params: LshParams) -> None:
+        self._config = config
+        self._params = params
+
+    def setup(self) -> None:
+        # The permutation tables are built once per worker, not per batch.
+        self._hasher = MinHasher(self._config.num_perm, self._config.seed)
+        self._inc = make_counter(NEAR_STAGE)
+
+    def process(self, batch: list[Document], shards: int) -> Iterator[Any]:
+        cfg = self._config
+        sets = [shingles(d.text, cfg.shingle, cfg.ngram, cfg.lowercase) for d in batch]
+        self._inc("signed", len(batch))
+        yield TaggedOutput(_STATS, ("signed", len(batch)))
+        signable = [i for i, shingle_set in enumerate(sets) if shingle_set]
+        if len(signable) < len(batch):  # nothing to compare: never a near-duplicate
+            self._inc("no_shingles", len(batch) - len(signable))
+            yield TaggedOutput(_STATS, ("no_shingles", len(batch) - len(signable)))
+        if not signable:
+            return
+        signatures = self._hasher.signatures([sets[i] for i in signable])
+        labels = [document_label(batch[i], cfg.tier_preference, cfg.quality_key, cfg.survivor_order) for i in signable]
+        if cfg.verify_jaccard:
+            payload = signatures.astype("<u4")
+            for label, sig in zip(labels, payload):
+                yield TaggedOutput(_SIGS, (label, sig.tobytes()))
+        keys = band_hashes(signatures, self._params).reshape(-1, 2)
+        owner = np.repeat(np.arange(len(labels), dtype=np.int32), self._params.bands)
+        shard = keys[:, 0] % np.uint64(shards)
+        order = np.argsort(shard, kind="stable")
+        cuts = np.flatnonzero(np.diff(shard[order])) + 1
+        for part in np.split(order, cuts):
+            docs_in_part, local = np.unique(owner[part], return_inverse=True)
+            yield (
+                int(shard[part[0]]),
+                ([labels[i] for i in docs_in_part.tolist()], keys[part].tobytes(), local.astype("<i4").tobytes()),
+            )
+
+
+class _ShardBucketsFn(beam.DoFn):
+    """One shard's band entries → its buckets with >= 2 members, capped and deduplicated.
+
+    With verification: ``(label, set id)`` per member of each distinct member set
+    (joined with signatures next).  Without: star edges (member, bucket minimum).
+    """
+
+    def __init__(self, cap: int, verify: bool) -> None:
+        self._cap = cap
+        self._verify = verify
+
+    def setup(self) -> None:
+        self._inc = make_counter(NEAR_STAGE)
+
+    def process(self, element: tuple[int, Iterable[tuple[list[str], bytes, bytes]]]) -> Iterator[Any]:
+        _, records = element
+        labels: list[str] = []
+        keys, owners = [], []
+        for record_labels, record_keys, record_owners in records:
+            owners.append(np.frombuffer(record_owners, dtype="<i4").astype(np.int64) + len(labels))
+            keys.append(np.frombuffer(record_keys, dtype=np.uint64).reshape(-1, 2))
+            labels.extend(record_labels)
+        if not keys:
+            return
+        all_keys, all_owners = np.concatenate(keys), np.concatenate(owners)
+        buckets = candidate_buckets(all_keys)
+        seen: set[tuple[str, ...]] = set()
+        hot = skipped = 0
+        for entries in buckets:
+            members = {labels[i] for i in all_owners[entries].tolist()}
+            if len(members) < 2:
+                continue
+            high, low = (int(x) for x in all_keys[entries[0]])
+            set_id = f"{high:016x}{low:016x}"
+            if len(members) > self._cap:
+                hot += 1
+                skipped += len(members) - self._cap
+            kept = tuple(cap_bucket(list(members), set_id, self._cap))
+            if kept in seen:  # the same members met in another band: one check is enough
+                continue
+            seen.add(kept)
+            if self._verify:
+                for label in kept:
+                    yield label, set_id
+            else:
+                for label in kept[1:]:
+                    yield TaggedOutput(_EDGES, (label, kept[0]))
+        counts = {"candidate_buckets": len(buckets), "candidate_sets": len(seen)}
+        counts.update({"hot_buckets": hot, "hot_bucket_members_skipped": skipped} if hot else {})
+        for name, value in counts.items():
+            if value:
+                self._inc(name, value)
+                yield TaggedOutput(_STATS, (name, value))
+
+
+def _attach_signature(element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, bytes]]]:
+    """(label, {sig, sets}) → (set id, (label, signature)) for every candidate set of the label."""
+    label, grouped = element
+    for sig in list(grouped["sig"])[:1]:
+        for set_id in grouped["sets"]:
+            yield set_id, (label, sig)
+
+
+class _VerifySetFn(beam.DoFn):
+    """One candidate set with signatures → star edges (child label, parent label) of its verified pairs."""
+
+    def __init__(self, cutoff: float | None) -> None:
+        self._cutoff = cutoff
+
+    def setup(self) -> None:
+        self._inc = make_counter(NEAR_STAGE)
+
+    def process(self, element: tuple[str, Iterable[tuple[str, bytes]]]) -> Iterator[Any]:
+        _, members = element
+        verdict = bucket_edges(sorted(members), self._cutoff)
+        if verdict.compared:
+            yield TaggedOutput(_STATS, ("candidate_pairs_compared", verdict.compared))
+        if verdict.rejected:
+            self._inc("candidate_pairs_rejected", verdict.rejected)
+            yield TaggedOutput(_STATS, ("candidate_pairs_rejected", verdict.rejected))
+        yield from verdict.edges
+
+
+def _shard_count(docs: int, bands: int, shard_size: int) -> int:
+    return max(1, math.ceil(docs * bands / shard_size))
+
+
+def _as_removed(pair: tuple[str, str]) -> tuple[str, tuple[str, Any]]:
+    return pair[0], ("dup", pair[1])
+
+
+def _root_one(pair: tuple[str, str]) -> tuple[str, int]:
+    return pair[1], 1
+
+
+def _as_root(pair: tuple[str, int]) -> tuple[str, tuple[str, Any]]:
+    return pair[0], ("root", pair[1] + 1)
+
+
+class _ApplyClustersFn(beam.DoFn):
+    """(id, {doc, verdict}) → survivor with cluster fields, or near_duplicate rejection."""
+
+    def setup(self) -> None:
+        self._inc = make_counter(NEAR_STAGE)
+
+    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
+        doc_id, grouped = element
+        verdicts = dict(grouped["verdict"])
+        for doc in grouped["doc"]:
+            if "dup" in verdicts:
+                doc.dup_cluster_id = verdicts["dup"]
+                self._inc("near_duplicate", 1)
+                yield reject(NEAR_STAGE, doc, "near_duplicate", verdicts["dup"])
+                continue
+            size = int(verdicts.get("root", 1))
+            doc.dup_cluster_id = doc_id
+            doc.dup_cluster_size = size
+            doc.lineage[NEAR_STAGE] = f"kept:cluster_size={size}"
+            self._inc("passed", 1)
+            yield doc
+
+
+class _StatsJsonFn(beam.DoFn):
+    """All (name, total) stats → one JSON line for the manifest."""
+
+    def __init__(self, config: DedupNearConfig, params: LshParams) -> None:
+        self._config = config
+        self._params = params
+
+    def process(self, totals: list[tuple[str, int]]) -> Iterator[str]:
+        cfg = self._config
+        counts = dict(sorted(totals))
+        rounds = sorted(k for k in counts if k.startswith("cc_changed_round_"))
+        out = {
+            "num_perm": cfg.num_perm,
+            "threshold": cfg.threshold,
+            "bands": self._params.bands,
+            "rows": self._params.rows,
+            "verify_cutoff": cfg.cutoff(),
+            "max_rounds": cfg.max_rounds,
+            "rounds_with_changes": len(rounds),
+            "converged": counts.get("unconverged_nodes", 0) == 0
+            and f"cc_changed_round_{cfg.max_rounds - 1:02d}" not in counts,
+            **counts,
+        }
+        yield json.dumps(out, sort_keys=True)
+
+
+class DedupNearDuplicates(beam.PTransform):
+    """Remove near-duplicates with MinHash LSH and distributed connected components.
+
+    Sub-steps (one config): sign → band → group → star edges per bucket
+    (bucket minimum → members, O(n), verified when configured) → connected
+    components (``max_rounds`` of large-star/small-star) → survivor = the
+    component's minimum label (tier, quality, crawl date, id) → join back by id.
+
+    Args:
+        config: Stage config.
+        layout: The run's output layout; the stage's manifest section goes to
+            ``layout.stats("dedup_near")`` (optional: no statistics without it).
+    """
+
+    def __init__(self, config: DedupNearConfig, layout: OutputLayout | None = None) -> None:
+        super().__init__()
+        self._config = config
+        self._stats_path = layout.stats(STAGE) if layout else None
+
+    def expand(self, docs: PCollection) -> StageOutputs:
+        cfg = self._config
+        params = cfg.lsh_params()
+        shards = (
+            docs
+            | "CountDocs" >> beam.combiners.Count.Globally()
+            | "BandShards" >> beam.Map(_shard_count, params.bands, cfg.band_shard_size)
+        )
+        # (shard, (labels, band keys, label index per key)) + signatures: (label, signature bytes)
+        signed = (
+            docs
+            | "BatchForSigning" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.batch_size)
+            | "Sign" >> beam.ParDo(_SignBatchFn(cfg, params), shards=AsSingleton(shards)).with_outputs(
+                _STATS, _SIGS, main="bands"
+            )
+        )
+        # verify: (label, candidate set id); else star edges (child label, parent label)
+        buckets = (
+            signed.bands
+            | "GroupShards" >> beam.GroupByKey()
+            | "BucketsPerShard" >> beam.ParDo(_ShardBucketsFn(cfg.hot_bucket_cap, cfg.verify_jaccard)).with_outputs(
+                _STATS, _EDGES, main="members"
+            )
+        )
+        stat_parts = [signed[_STATS], buckets[_STATS]]
+        if cfg.verify_jaccard:
+            verified = (
+                {"sig": signed[_SIGS], "sets": buckets.members}
+                | "JoinSignatures" >> beam.CoGroupByKey()
+                | "AttachSignatures" >> beam.FlatMap(_attach_signature)
+                | "GroupSets" >> beam.GroupByKey()
+                | "VerifySets" >> beam.ParDo(_VerifySetFn(cfg.cutoff())).with_outputs(_STATS, main="edges")
+            )
+            candidate_edges = verified.edges
+            stat_parts.append(verified[_STATS])
+        else:
+            candidate_edges = buckets[_EDGES]
+        edges = candidate_edges | "DistinctEdges" >> beam.Distinct()
+        assigned, cc_stats = edges | "ConnectedComponents" >> ConnectedComponents(cfg.max_rounds, cfg.on_unconverged)
+        sizes = assigned | "RootOne" >> beam.Map(_root_one) | "ClusterSizes" >> beam.CombinePerKey(sum)
+        # (doc id, ("dup", root id) | ("root", cluster size))
+        verdicts = (
+            assigned | "AsRemoved" >> beam.Map(_as_removed),
+            sizes | "AsRoot" >> beam.Map(_as_root),
+        ) | "AllNearVerdicts" >> beam.Flatten()
+        grouped = {
+            "doc": docs | "KeyById" >> beam.Map(_key_by_id),
+            "verdict": verdicts,
+        } | "JoinClusters" >> beam.CoGroupByKey()
+        outputs = apply_stage_fn(grouped, "ApplyClusters", NEAR_STAGE, _ApplyClustersFn())
+        if self._stats_path:
+            edge_count = edges | "CountEdges" >> beam.Map(lambda _: ("distinct_edges", 1))
+            cluster_count = sizes | "CountClusters" >> beam.Map(lambda _: ("clusters", 1))
+            removed = assigned | "CountRemoved" >> beam.Map(lambda _: ("near_duplicates", 1))
+            shard_count = shards | "ShardStat" >> beam.Map(lambda n: ("band_shards", n))
+            _ = (
+                [*stat_parts, edge_count, cluster_count, removed, shard_count, *cc_stats]
+                | "FlattenStats" >> beam.Flatten()
+                | "SumStats" >> beam.CombinePerKey(sum)
+                | "StatsToList" >> beam.combiners.ToList()
+                | "StatsToJson" >> beam.ParDo(_StatsJsonFn(cfg, params))
+                | "WriteStats" >> WriteJsonFile(self._stats_path)
+            )
+        return outputs
