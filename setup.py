@@ -68,7 +68,19 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    "test": ["pytest>=8,<10", "pytest-timeout>=2.3", "ruff==0.17.6", "mypy==2.4.1"],
+    "test": [
+        "pytest>=8,<10",
+        "pytest-timeout>=2.3",
+        "ruff==0.17.6",
+        "mypy==2.4.1",
+        # Property-based fuzzing of every reader and the YAML loader (tests/filters/test_fuzz_readers.py,
+        # benchmarks/fuzz_readers.py): generates and shrinks hostile inputs, no native build needed.
+        "hypothesis==6.170.17",
+        # The corpus must load where models are trained: tests read written shards with HF datasets
+        # and DuckDB (both install with pyarrow 25 / numpy 2 on Python 3.11, `pip check` clean).
+        "datasets==5.2.0",
+        "duckdb==2.0.1",
+    ],
 }
 
 setup(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from tailguard.filters.document import Document, Provenance, derive_id, domain_of, metadata_value
+import pyarrow as pa
+
+from tailguard.filters.document import ARROW_SCHEMA, Document, Provenance, derive_id, domain_of, metadata_value
 from tailguard.filters.readers.base import ReaderOptions, ReadItem, RecordError, Skip
 
 # Input keys that map onto Document fields directly (others go to metadata).
@@ -31,13 +34,22 @@ def record_to_item(row: Any, source: str, position: int, record_type: str, optio
     if not text.strip():
         return Skip("empty_text", source, position, doc_id)
     if isinstance(row.get("provenance"), dict) and "lineage" in row:
-        doc = Document.from_row({**row, "text": text, "id": doc_id})
+        try:
+            doc = Document.from_row({**row, "text": text, "id": doc_id})
+            # Field types are only known to be right once they fit the schema the writer uses.
+            pa.Table.from_pylist([doc.to_row()], schema=ARROW_SCHEMA)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            return RecordError(
+                f"record looks like tailguard output but does not fit its schema: {str(exc)[:200]}",
+                source,
+                position,
+            )
         return doc
     url = next((str(row[k]) for k in _URL_KEYS if row.get(k)), None)
     crawl_date = next((str(row[k]) for k in _DATE_KEYS if row.get(k)), None)
     known = {options.text_field, options.id_field, *_URL_KEYS, *_DATE_KEYS, "lang"}
     metadata = {str(k): metadata_value(v) for k, v in row.items() if k not in known and v is not None}
-    return Document(
+    doc = Document(
         id=doc_id,
         text=text,
         source=source,
@@ -53,3 +65,22 @@ def record_to_item(row: Any, source: str, position: int, record_type: str, optio
         ),
         metadata=metadata,
     )
+    bad = _field_with_lone_surrogate(doc)
+    if bad is not None:
+        # JSON "\\ud800" escapes decode to code points UTF-8 cannot encode: no writer could store them.
+        return RecordError(f"field {bad!r} holds an unpaired surrogate (invalid Unicode)", source, position)
+    return doc
+
+
+def _field_with_lone_surrogate(doc: Document) -> str | None:
+    """Return the name of the first string field that is not encodable as UTF-8, else ``None``."""
+    for f in dataclasses.fields(doc):
+        value = getattr(doc, f.name)
+        strings = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
+        for item in strings:
+            if isinstance(item, str) and not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return f.name
+    return None

@@ -2,8 +2,9 @@
 
 One record per line.  Bad lines (invalid UTF-8, invalid JSON, no text field)
 become :class:`RecordError` items and the rest of the file is still read; a
-truncated compressed stream ends the file with one ``RecordError`` at the line
-where reading stopped.  Lines over ``max_record_bytes`` are skipped as
+damaged or truncated compressed stream ends the file with one
+:class:`FileFailure` at the line where reading stopped, after every line
+decoded before the damage (``read_records`` fills in the stored bytes not read).  Lines over ``max_record_bytes`` are skipped as
 ``oversized_record`` without being held in memory whole.
 """
 
@@ -14,7 +15,15 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from tailguard.filters.readers._fields import record_to_item
-from tailguard.filters.readers.base import STREAM_ERRORS, ReaderOptions, ReadItem, RecordError, Skip, register_reader
+from tailguard.filters.readers.base import (
+    STREAM_ERRORS,
+    FileFailure,
+    ReaderOptions,
+    ReadItem,
+    RecordError,
+    Skip,
+    register_reader,
+)
 
 _CHUNK = 1 << 20
 
@@ -50,7 +59,7 @@ def read_jsonl(path: str, stream: BinaryIO, options: ReaderOptions) -> Iterator[
                 yield Skip("oversized_record", path, line_no, detail=f"{size} bytes > {options.max_record_bytes}")
                 continue
         except STREAM_ERRORS as exc:
-            yield RecordError(f"unreadable input stream ({type(exc).__name__}: {exc})", path, line_no)
+            yield FileFailure(f"unreadable input stream ({type(exc).__name__}: {exc})", path, line_no)
             return
         if not line:
             return
@@ -63,8 +72,9 @@ def read_jsonl(path: str, stream: BinaryIO, options: ReaderOptions) -> Iterator[
             continue
         try:
             row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield RecordError(f"invalid JSON: {exc}", path, line_no, text[:200])
+        # ValueError: also integers over Python's 4,300-digit limit; RecursionError: nesting too deep.
+        except (ValueError, RecursionError) as exc:
+            yield RecordError(f"invalid JSON: {type(exc).__name__}: {str(exc)[:200]}", path, line_no, text[:200])
             continue
         yield record_to_item(row, path, line_no, "jsonl", options)
 

@@ -50,9 +50,7 @@ __all__ = [
 ]
 
 #: Content types whose payload is sent to HTML extraction.
-HTML_TYPES = frozenset(
-    {"text/html", "application/xhtml+xml", "application/xml+html", "text/xhtml"}
-)
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+html", "text/xhtml"})
 #: Content types whose payload is already text (kept with ``text`` set, no extraction).
 TEXT_TYPES = frozenset({"text/plain"})
 _GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -110,16 +108,12 @@ def decode_chunked(body: bytes) -> bytes | None:
         try:
             size = int(size_text, 16)
         except ValueError:
-            raise PayloadError(
-                f"invalid chunk size {size_text[:20]!r} at body offset {pos}"
-            ) from None
+            raise PayloadError(f"invalid chunk size {size_text[:20]!r} at body offset {pos}") from None
         if size == 0:
             return bytes(out)
         start = end + 2
         if start + size > len(body):
-            raise PayloadError(
-                f"chunk of {size} bytes at body offset {pos} runs past the end of the record"
-            )
+            raise PayloadError(f"chunk of {size} bytes at body offset {pos} runs past the end of the record")
         out += body[start : start + size]
         pos = start + size
         if body[pos : pos + 2] == b"\r\n":
@@ -191,9 +185,7 @@ def is_html_payload(content_type: str | None, body: bytes) -> bool:
     ):
         return False
     head = body[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith(b"<") and any(
-        tag in head for tag in (b"<!doctype html", b"<html", b"<head", b"<body")
-    )
+    return head.startswith(b"<") and any(tag in head for tag in (b"<!doctype html", b"<html", b"<head", b"<body"))
 
 
 def _check_digest(declared: str | None, body: bytes) -> bool | None:
@@ -270,21 +262,15 @@ class _FileState:
         return derive_id(self.path, key)
 
 
-def _record_to_item(
-    rec: _Record, state: _FileState, options: ReaderOptions
-) -> ReadItem:
+def _record_to_item(rec: _Record, state: _FileState, options: ReaderOptions) -> ReadItem:
     """Turn one record into a Document, Skip or RecordError (never raises for bad content)."""
     path, pos, headers = state.path, rec.position, rec.headers
     record_id = headers.get("warc-record-id")
     rtype = rec.record_type
     if rtype == "revisit":
         digest = headers.get("warc-payload-digest", "")
-        refers = headers.get("warc-refers-to-target-uri") or headers.get(
-            "warc-target-uri", ""
-        )
-        return Skip(
-            "revisit", path, pos, None, f"payload_digest={digest} refers_to={refers}"
-        )
+        refers = headers.get("warc-refers-to-target-uri") or headers.get("warc-target-uri", "")
+        return Skip("revisit", path, pos, None, f"payload_digest={digest} refers_to={refers}")
     if rtype not in ("response", "conversion"):
         return Skip(_skip_reason(rtype, state.is_wat), path, pos, None, record_id or "")
     if rec.content_length > options.max_record_bytes:
@@ -297,19 +283,11 @@ def _record_to_item(
         )
     http = rec.http_headers
     if rtype == "response" and http is None:
-        return Skip(
-            "non_http_response", path, pos, None, headers.get("content-type", "")
-        )
-    if (
-        http is not None
-        and rec.http_status is not None
-        and not 200 <= rec.http_status < 300
-    ):
+        return Skip("non_http_response", path, pos, None, headers.get("content-type", ""))
+    if http is not None and rec.http_status is not None and not 200 <= rec.http_status < 300:
         # Redirects and error pages carry no page text (Common Crawl's WET keeps 200s only).
         return Skip("http_status_not_ok", path, pos, None, str(rec.http_status))
-    content_type, charset = _media_type(
-        http.get("content-type") if http is not None else headers.get("content-type")
-    )
+    content_type, charset = _media_type(http.get("content-type") if http is not None else headers.get("content-type"))
     if rtype == "conversion" and content_type is None:
         content_type = "text/plain"
     body = rec.read_body()
@@ -319,10 +297,7 @@ def _record_to_item(
             path,
             pos,
         )
-    if (
-        rec.warc_version.startswith("WARC/1")
-        and _check_digest(headers.get("warc-payload-digest"), body) is False
-    ):
+    if rec.warc_version.startswith("WARC/1") and _check_digest(headers.get("warc-payload-digest"), body) is False:
         return RecordError(
             "payload digest mismatch (truncated or corrupt record)",
             path,
@@ -354,11 +329,7 @@ def _record_to_item(
     html: bytes | None = None
     text = ""
     if rtype == "conversion" or content_type in TEXT_TYPES:
-        text = (
-            body.decode(charset or "utf-8", "replace")
-            if _known_codec(charset)
-            else body.decode("utf-8", "replace")
-        )
+        text = body.decode(charset or "utf-8", "replace") if _known_codec(charset) else body.decode("utf-8", "replace")
     elif is_html_payload(content_type, body):
         html = body
     else:
@@ -435,15 +406,9 @@ def _fastwarc_records(view: _ViewStream, start: int) -> Iterator[_Record]:
     from fastwarc.warc import ArchiveIterator
 
     view.seek(start)
-    for rec in ArchiveIterator(
-        view, parse_http=True, quirks_mode=True, auto_decode="none", strict_mode=False
-    ):
+    for rec in ArchiveIterator(view, parse_http=True, quirks_mode=True, auto_decode="none", strict_mode=False):
         headers = {k.lower(): v for k, v in rec.headers.items()}
-        http = (
-            {k.lower(): v for k, v in rec.http_headers.items()}
-            if rec.is_http and rec.is_http_parsed
-            else None
-        )
+        http = {k.lower(): v for k, v in rec.http_headers.items()} if rec.is_http and rec.is_http_parsed else None
         yield _Record(
             record_type=str(rec.record_type),
             position=rec.stream_pos,
@@ -498,9 +463,7 @@ def _truncated_tail(raw: BinaryIO, last_start: int) -> int | None:
     return None
 
 
-def _read_fastwarc(
-    path: str, raw: BinaryIO, options: ReaderOptions
-) -> Iterator[ReadItem]:
+def _read_fastwarc(path: str, raw: BinaryIO, options: ReaderOptions) -> Iterator[ReadItem]:
     state = _FileState(path)
     compressed = path.lower().endswith(".gz")
     view = _ViewStream(raw)
@@ -512,13 +475,9 @@ def _read_fastwarc(
                 yield _record_to_item(rec, state, options)
         # fastwarc raises OSError for broken gzip/headers (it panics on non-seekable input: _ViewStream seeks).
         except _FASTWARC_ERRORS as exc:
-            failed_at = (
-                _next_boundary(raw, last_pos, compressed) if last_pos >= 0 else start
-            )
+            failed_at = _next_boundary(raw, last_pos, compressed) if last_pos >= 0 else start
             failed_at = start if failed_at is None else max(failed_at, start)
-            yield RecordError(
-                f"unparseable WARC data ({type(exc).__name__}: {exc})", path, failed_at
-            )
+            yield RecordError(f"unparseable WARC data ({type(exc).__name__}: {exc})", path, failed_at)
             resume = _next_boundary(raw, failed_at, compressed)
             if resume is None:
                 return
@@ -527,16 +486,9 @@ def _read_fastwarc(
         if compressed and last_pos >= start:
             truncated_at = _truncated_tail(raw, last_pos)
             if truncated_at is not None and truncated_at > last_pos:
-                yield RecordError(
-                    "truncated gzip member at end of file", path, truncated_at
-                )
+                yield RecordError("truncated gzip member at end of file", path, truncated_at)
             return
-        if (
-            last_pos >= start
-            and view.at_eof
-            or last_pos < start
-            and not _has_data(raw, start)
-        ):
+        if last_pos >= start and view.at_eof or last_pos < start and not _has_data(raw, start):
             return
         # fastwarc stopped quietly on data it does not recognise: report it and look further on.
         failed_at = max(last_pos, start)
@@ -560,9 +512,7 @@ def _has_data(raw: BinaryIO, start: int) -> bool:
 # ----------------------------------------------------------------------------- warcio (ARC)
 
 
-def _read_warcio(
-    path: str, raw: BinaryIO, options: ReaderOptions
-) -> Iterator[ReadItem]:
+def _read_warcio(path: str, raw: BinaryIO, options: ReaderOptions) -> Iterator[ReadItem]:
     from warcio.archiveiterator import (  # ARC support; fastwarc has none
         ArchiveIterator,
         ArchiveLoadFailed,
@@ -616,9 +566,7 @@ def _warcio_status(rec: Any) -> int | None:
         return None
 
 
-def read_warc(
-    path: str, stream: BinaryIO, options: ReaderOptions
-) -> Iterator[ReadItem]:
+def read_warc(path: str, stream: BinaryIO, options: ReaderOptions) -> Iterator[ReadItem]:
     """Yield one item per record of a WARC, WET, WAT or ARC file.
 
     Args:

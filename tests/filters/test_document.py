@@ -76,3 +76,40 @@ def test_derived_id_is_stable_and_position_dependent():
 )
 def test_domain_of(url, domain):
     assert domain_of(url) == domain
+
+
+def test_schema_has_no_arrow_map_columns_and_records_its_version():
+    # HF datasets has no dtype for Arrow ``map`` (issue 14): maps are lists of {key, value} structs.
+    def has_map(tp: pa.DataType) -> bool:
+        if pa.types.is_map(tp):
+            return True
+        return any(has_map(tp.field(i).type) for i in range(tp.num_fields))
+
+    assert not [f.name for f in ARROW_SCHEMA if has_map(f.type)]
+    assert ARROW_SCHEMA.metadata[b"tailguard.schema"] == b"document_v2"
+    assert ARROW_SCHEMA.metadata[b"tailguard.map_encoding"] == b"list<struct<key,value>>"
+
+
+def test_maps_are_key_value_structs_in_arrow():
+    table = pa.Table.from_pylist([_full_document().to_row()], schema=ARROW_SCHEMA)
+    assert table.to_pylist()[0]["quality"] == [{"key": "alpha_ratio", "value": 1.0}, {"key": "words", "value": 2.0}]
+
+
+def test_document_v1_map_pairs_still_read_back():
+    row = {"id": "x", "text": "t", "quality": [("a", 1.0)], "lineage": [("read", "kept")]}
+    assert Document.from_row(row) == Document(id="x", text="t", quality={"a": 1.0}, lineage={"read": "kept"})
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"id": "x", "text": "t", "provenance": {"not_a_field": 1}},
+        {"id": "x", "text": "t", "provenance": "a string"},
+        {"id": "x", "text": "t", "quality": 5},
+        {"id": "x", "text": "t", "lineage": [1, 2, 3]},
+    ],
+    ids=["unknown-provenance-key", "provenance-not-mapping", "map-not-mapping", "map-items-not-pairs"],
+)
+def test_from_row_rejects_foreign_shapes_with_value_error(row):
+    with pytest.raises(ValueError):
+        Document.from_row(row)

@@ -108,9 +108,11 @@ def test_parquet_rows_become_documents():
     assert items[0].lang == "en" and items[0].provenance.record_type == "parquet"
 
 
-def test_corrupt_parquet_is_one_record_error():
-    items = _read("in.parquet", b"PAR1 this is not parquet")
-    assert _kinds(items) == ["RecordError"]
+def test_corrupt_parquet_is_one_file_failure_with_every_byte_unread():
+    data = b"PAR1 this is not parquet"
+    items = _read("in.parquet", data)
+    assert _kinds(items) == ["FileFailure"]
+    assert items[0].bytes_not_read == len(data) and items[0].records_not_read is None
 
 
 def test_reading_tailguard_output_back_is_lossless():
