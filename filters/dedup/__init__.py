@@ -44,9 +44,11 @@ from tailguard.filters.dedup.shingles import (
     split_words,
     word_shingles,
 )
+from tailguard.filters.dedup.signing import BatchSigner, shingle_hashes
 
 __all__ = [
     "EMPTY_HASH",
+    "BatchSigner",
     "SURVIVOR_CRITERIA",
     "BucketVerdict",
     "LshParams",
@@ -73,6 +75,7 @@ __all__ = [
     "permutations",
     "sample_bucket",
     "settle_children",
+    "shingle_hashes",
     "shingles",
     "small_star",
     "split_words",

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tailguard.filters.hashing import stable_hash64
-
 from tailguard.filters.document import Document
+from tailguard.filters.hashing import stable_hash64
 
 __all__ = [
     "check_survivor_order",
@@ -239,9 +238,7 @@ def small_star(node: str, smaller: Iterable[str]) -> tuple[list[tuple[str, str]]
     return edges, len(edges) - (1 if node != smallest else 0)
 
 
-def settle_children(
-    node: str, is_child: bool, children: Iterable[tuple[str, int]]
-) -> Iterator[tuple[str, str | None]]:
+def settle_children(node: str, is_child: bool, children: Iterable[tuple[str, int]]) -> Iterator[tuple[str, str | None]]:
     """Assign the children of ``node`` after the last round.
 
     A child joins ``node``'s cluster only when ``node`` is a root (has no smaller
