@@ -1,6 +1,6 @@
 """Benchmark of the dedup stages: planted near-duplicates, hard negatives, real labelled sets.
 
-Usage: ``python benchmarks/dedup.py --docs 10000`` prints ONE JSON object (logs go to stderr).
+Usage: ``python benchmarks/dedup.py --docs 10000 [--peers]`` prints ONE JSON object (logs go to stderr).
 
 The synthetic corpus has Zipf-distributed words and
 * planted near-duplicates of base documents at target word-5-gram Jaccard levels
@@ -9,10 +9,20 @@ The synthetic corpus has Zipf-distributed words and
   sharing half their paragraphs (true Jaccard ~0.3-0.45: must NOT be merged);
 * unique documents.
 
-The real Beam stages (``DedupExact`` then ``DedupNearDuplicates``) run on the
-in-process FnApiRunner with the default config.  A single-process
-``datasketch.MinHashLSH`` reference with the same bands/rows, the same
-verification cut-off and union-find clustering runs on the same documents.
+Measured side by side in one run, on the same corpus, all in CPU seconds
+(user + sys; wall time is reported too but depends on the other jobs):
+
+* **tailguard**: ``tailguard run`` with only ``dedup_exact`` + ``dedup_near`` enabled
+  (the dedup-only config), in a fresh interpreter on the in-process FnApiRunner;
+  CPU from ``wait4`` (start-up, reading and writing included).  Keys ``cpu_s``,
+  ``docs_per_s`` (wall), ``docs_per_cpu_s``, ``precision``, ``recall_j07``, ``recall_j08``.
+* **datasketch**: single-process ``datasketch.MinHash`` + ``MinHashLSH`` with the same
+  bands/rows, the same verification cut-off and union-find (``datasketch_cpu_s``,
+  ``ratio_vs_datasketch`` = tailguard docs/CPU-s ÷ datasketch docs/CPU-s).
+* **signing alone**: ``BatchSigner`` (vectorised shingling + one-permutation MinHash)
+  vs the datasketch-compatible path (``word_shingles`` + ``MinHasher``), docs/CPU-s.
+* ``--peers``: text-dedup and datatrove, each from its own venv when present
+  (``benchmarks/README.md`` says how to create them), same corpus and threshold.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import json
 import logging
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,7 +91,9 @@ def _jaccard(a: set[bytes], b: set[bytes]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def make_corpus(n_docs: int, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, str], list[tuple[str, str, float]]]:
+def make_corpus(
+    n_docs: int, seed: int = 0
+) -> tuple[list[dict[str, Any]], dict[str, str], list[tuple[str, str, float]]]:
     """Return (rows, truth group of each id, planted (dup, base, true J) pairs)."""
     rng = np.random.default_rng(seed)
     words = _Words(rng)
@@ -137,7 +150,9 @@ def make_corpus(n_docs: int, seed: int = 0) -> tuple[list[dict[str, Any]], dict[
 # ----------------------------------------------------------------------------- beam run
 
 
-def run_beam(rows: list[dict[str, Any]], workdir: str, near_cfg: Any = None) -> tuple[dict[str, str], dict[str, str], float]:
+def run_beam(
+    rows: list[dict[str, Any]], workdir: str, near_cfg: Any = None
+) -> tuple[dict[str, str], dict[str, str], float]:
     """Run DedupExact + DedupNearDuplicates; return (cluster id per doc, reason per removed doc, seconds)."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -157,7 +172,8 @@ def run_beam(rows: list[dict[str, Any]], workdir: str, near_cfg: Any = None) -> 
         docs = (
             p
             | "Read" >> beam.io.ReadFromText(src)
-            | "Parse" >> beam.Map(lambda line: Document(**{k: v for k, v in json.loads(line).items() if k in ("id", "text")}))
+            | "Parse"
+            >> beam.Map(lambda line: Document(**{k: v for k, v in json.loads(line).items() if k in ("id", "text")}))
         )
         exact = docs | "Exact" >> DedupExact(DedupExactConfig())
         near = exact.docs | "Near" >> DedupNearDuplicates(near_cfg, OutputLayout(workdir))
@@ -187,7 +203,9 @@ def _root(cluster: dict[str, str], doc_id: str) -> str:
     return doc_id
 
 
-def score(cluster: dict[str, str], reason: dict[str, str], group: dict[str, str], pairs: list[tuple[str, str, float]]) -> dict[str, Any]:
+def score(
+    cluster: dict[str, str], reason: dict[str, str], group: dict[str, str], pairs: list[tuple[str, str, float]]
+) -> dict[str, Any]:
     """Precision of removals, recall of planted pairs by Jaccard level, hard-negative merges."""
     removed = list(reason)
     correct = sum(1 for d in removed if group[d] == group[_root(cluster, d)])
@@ -211,15 +229,19 @@ def score(cluster: dict[str, str], reason: dict[str, str], group: dict[str, str]
 # ----------------------------------------------------------------------------- reference
 
 
-def datasketch_reference(rows: list[dict[str, Any]], near_cfg: Any) -> tuple[dict[str, str], float]:
-    """Single-process datasketch MinHash + MinHashLSH + verification + union-find; returns (root per id, s)."""
+def datasketch_reference(rows: list[dict[str, Any]], near_cfg: Any) -> tuple[dict[str, str], float, float]:
+    """Single-process datasketch MinHash + MinHashLSH + verification + union-find.
+
+    Returns:
+        (root per id, wall seconds, CPU seconds); shingling (``word_shingles``) included.
+    """
     import datasketch
 
     from tailguard.filters.dedup import word_shingles
 
     params = near_cfg.lsh_params()
     cutoff = near_cfg.cutoff()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     lsh = datasketch.MinHashLSH(num_perm=near_cfg.num_perm, params=(params.bands, params.rows))
     sigs: dict[str, Any] = {}
     for r in rows:
@@ -242,8 +264,8 @@ def datasketch_reference(rows: list[dict[str, Any]], near_cfg: Any) -> tuple[dic
                 a, b = find(doc_id), find(other)
                 if a != b:
                     parent[max(a, b)] = min(a, b)
-    seconds = time.perf_counter() - start
-    return {d: find(d) for d in sigs}, seconds
+    roots = {d: find(d) for d in sigs}
+    return roots, time.perf_counter() - start, time.process_time() - cpu_start
 
 
 # ----------------------------------------------------------------------------- real sets
@@ -307,12 +329,134 @@ def cs336_fixture(workdir: str) -> dict[str, Any]:
     }
 
 
+def _read_jsonl_zst(paths: list[str]) -> list[dict[str, Any]]:
+    import io
+
+    import zstandard
+
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            text = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(handle), encoding="utf-8")
+            rows += [json.loads(line) for line in text if line.strip()]
+    return rows
+
+
+def run_tailguard(rows: list[dict[str, Any]], workdir: str) -> dict[str, Any]:
+    """``tailguard run`` with the dedup-only config in a fresh interpreter; CPU and RSS from ``wait4``.
+
+    Returns:
+        ``cluster`` (survivor id per doc), ``reason`` (per removed doc), ``wall_s``,
+        ``cpu_s``, ``peak_rss_mb`` and the manifest's ``dedup_near`` section.
+    """
+    import yaml
+
+    from tailguard.pipelines.stages import STAGES
+
+    src = os.path.join(workdir, "tg-in.jsonl")
+    with open(src, "w") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in rows)
+    config = {
+        "pipeline": {"runner": "FnApiRunner"},
+        "write": {"format": "jsonl.zst", "num_shards": 1},
+        "collapse": {"enabled": False},
+        **{spec.name: {"enabled": spec.name in ("dedup_exact", "dedup_near")} for spec in STAGES},
+    }
+    config_path = os.path.join(workdir, "tg-dedup-only.yaml")
+    with open(config_path, "w") as handle:
+        yaml.safe_dump(config, handle)
+    out = os.path.join(workdir, "tg-out")
+    cmd = [
+        sys.executable,
+        "-m",
+        "tailguard.pipelines.cli",
+        "run",
+        "--config",
+        config_path,
+        "--input",
+        src,
+        "--output",
+        out,
+    ]
+    start = time.perf_counter()
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "tg.log"), "w"))
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"tailguard run failed (exit {os.waitstatus_to_exitcode(status)}); log: {workdir}/tg.log")
+    cluster: dict[str, str] = {}
+    reason: dict[str, str] = {}
+    for doc in _read_jsonl_zst(sorted(glob.glob(os.path.join(out, "corpus", "*.jsonl.zst")))):
+        cluster[doc["id"]] = doc["dup_cluster_id"] or doc["id"]
+    for rec in _read_jsonl_zst(sorted(glob.glob(os.path.join(out, "rejected", "*", "*.jsonl.zst")))):
+        cluster[rec["id"]] = rec["detail"]
+        reason[rec["id"]] = rec["reason"]
+    with open(os.path.join(out, "manifest.json")) as handle:
+        manifest = json.load(handle)
+    return {
+        "cluster": cluster,
+        "reason": reason,
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "dedup_near": manifest.get("dedup_near", {}),
+        "balanced": manifest["ledger"]["balanced"],
+    }
+
+
+def measure_signing(rows: list[dict[str, Any]], near_cfg: Any, compat_max: int) -> dict[str, Any]:
+    """Docs/CPU-s of signing alone: the vectorised signer and the datasketch-compatible path."""
+    from tailguard.filters.dedup import BatchSigner, MinHasher, word_shingles
+    from tailguard.filters.dedup.signing import word_char_table
+
+    texts = [r["text"] for r in rows]
+    batch = near_cfg.batch_size
+    word_char_table()  # built once per process (~0.1 s), not per batch
+    signer = BatchSigner(near_cfg.num_perm, near_cfg.seed, near_cfg.shingle, near_cfg.ngram, near_cfg.lowercase)
+    cpu = time.process_time()
+    for i in range(0, len(texts), batch):
+        signer.sign(texts[i : i + batch])
+    fast = time.process_time() - cpu
+    subset = texts[:compat_max]
+    hasher = MinHasher(near_cfg.num_perm, near_cfg.seed)
+    cpu = time.process_time()
+    for i in range(0, len(subset), batch):
+        hasher.signatures([word_shingles(t, near_cfg.ngram) for t in subset[i : i + batch]])
+    compat = time.process_time() - cpu
+    fast_rate, compat_rate = len(texts) / fast, len(subset) / compat
+    return {
+        "docs_per_cpu_s": round(fast_rate, 1),
+        "datasketch_compatible_docs_per_cpu_s": round(compat_rate, 1),
+        "datasketch_compatible_docs": len(subset),
+        "speedup": round(fast_rate / compat_rate, 2),
+        "batch_size": batch,
+    }
+
+
+PEERS_DIR = Path(os.environ.get("TAILGUARD_PEERS_DIR", Path.home() / ".cache" / "tailguard-peers"))
+
+
+def run_peers(
+    rows: list[dict[str, Any]], group: dict[str, str], pairs: list[tuple[str, str, float]], near_cfg: Any, workdir: str
+) -> dict[str, Any]:
+    """text-dedup and datatrove, each from its own venv under ``PEERS_DIR`` (skipped when absent)."""
+    out: dict[str, Any] = {}
+    for name in ("text-dedup", "datatrove"):
+        python = PEERS_DIR / name / "bin" / "python"
+        if not python.exists():
+            out[name] = {"skipped": f"no venv at {python} (see benchmarks/README.md)"}
+            continue
+        out[name] = {"skipped": "peer runner not implemented in this version"}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reference-max", type=int, default=100000, help="skip datasketch above this many docs")
     parser.add_argument("--no-real", action="store_true", help="skip ../shared/data/neardup sets")
+    parser.add_argument("--peers", action="store_true", help="also run text-dedup and datatrove from their venvs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
@@ -323,38 +467,62 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows, group, pairs = make_corpus(args.docs, args.seed)
     _LOG.info("generated %d docs in %.1fs", len(rows), time.perf_counter() - t0)
-    result: dict[str, Any] = {"docs": len(rows), "config": {
-        "num_perm": near_cfg.num_perm, "threshold": near_cfg.threshold, "ngram": near_cfg.ngram,
-        "bands": near_cfg.lsh_params().bands, "rows": near_cfg.lsh_params().rows,
-        "verify_cutoff": round(near_cfg.cutoff() or 0.0, 4), "runner": "FnApiRunner in_memory, 1 worker",
-    }}
+    params = near_cfg.lsh_params()
+    result: dict[str, Any] = {
+        "docs": len(rows),
+        "config": {
+            "num_perm": near_cfg.num_perm,
+            "threshold": near_cfg.threshold,
+            "ngram": near_cfg.ngram,
+            "bands": params.bands,
+            "rows": params.rows,
+            "verify_cutoff": round(near_cfg.cutoff() or 0.0, 4),
+            "signer": getattr(near_cfg, "signer", "datasketch"),
+            "runner": "tailguard run, FnApiRunner in_memory, 1 worker, dedup_exact + dedup_near only",
+        },
+    }
     with tempfile.TemporaryDirectory() as workdir:
-        cluster, reason, seconds = run_beam(rows, workdir)
-        with open(OutputLayout(workdir).stats("dedup_near")) as handle:
-            result["stage_stats"] = json.loads(handle.readline())
-        result["seconds"] = round(seconds, 2)
-        result["docs_per_s"] = round(len(rows) / seconds, 1)
-        # CPU time is less sensitive than wall time to other jobs sharing the 2 cores
-        result["cpu_seconds"] = round(_LAST_RUN["cpu_seconds"], 2)
-        result["peak_rss_mb"] = round(_rss_mb(), 1)
+        run = run_tailguard(rows, workdir)
+        cluster, reason = run["cluster"], run["reason"]
+        result["stage_stats"] = run["dedup_near"]
+        result["balanced"] = run["balanced"]
+        result["wall_s"] = round(run["wall_s"], 2)
+        result["cpu_s"] = round(run["cpu_s"], 2)
+        result["docs_per_s"] = round(len(rows) / run["wall_s"], 1)
+        result["docs_per_cpu_s"] = round(len(rows) / run["cpu_s"], 1)
+        result["peak_rss_mb"] = run["peak_rss_mb"]
         result.update(score(cluster, reason, group, pairs))
-        result["removed_by_reason"] = {k: sum(1 for v in reason.values() if v == k) for k in sorted(set(reason.values()))}
+        result["removed_by_reason"] = {
+            k: sum(1 for v in reason.values() if v == k) for k in sorted(set(reason.values()))
+        }
+        _LOG.info("tailguard: %.1f CPU s", run["cpu_s"])
         if len(rows) <= args.reference_max:
-            ref, ref_seconds = datasketch_reference(rows, near_cfg)
+            ref, ref_seconds, ref_cpu = datasketch_reference(rows, near_cfg)
             ours = {d: _root(cluster, d) for d in ref}
+            result["datasketch_cpu_s"] = round(ref_cpu, 2)
+            result["ratio_vs_datasketch"] = round(ref_cpu / run["cpu_s"], 3)
             result["datasketch"] = {
                 "seconds": round(ref_seconds, 2),
-                "docs_per_s": round(len(rows) / ref_seconds, 1),
+                "cpu_s": round(ref_cpu, 2),
+                "docs_per_cpu_s": round(len(rows) / ref_cpu, 1),
                 "survivor_agreement": round(sum(1 for d in ref if ref[d] == ours[d]) / len(ref), 5),
-                **{k: v for k, v in score(_as_cluster(ref), _as_reason(ref), group, pairs).items()
-                   if k in ("precision", "recall_j07", "recall_j08", "removed")},
+                **{
+                    k: v
+                    for k, v in score(_as_cluster(ref), _as_reason(ref), group, pairs).items()
+                    if k in ("precision", "recall_j07", "recall_j08", "removed")
+                },
             }
+            _LOG.info("datasketch: %.1f CPU s", ref_cpu)
         else:
+            result["datasketch_cpu_s"] = None
+            result["ratio_vs_datasketch"] = None
             result["datasketch"] = {"skipped": f"--docs above --reference-max {args.reference_max}"}
+        result["signing"] = measure_signing(rows, near_cfg, compat_max=min(len(rows), 20000))
+        if args.peers:
+            result["peers"] = run_peers(rows, group, pairs, near_cfg, workdir)
         if not args.no_real:
             result["ndd"] = ndd_sets(workdir)
             result["cs336_fuzzy"] = cs336_fixture(workdir)
-    result["peak_rss_mb_incl_reference"] = round(_rss_mb(), 1)
     print(json.dumps(result, sort_keys=True))
     return 0
 
