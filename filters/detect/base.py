@@ -134,11 +134,14 @@ class DetectorKind:
         name: Registry name (also the config key and the ``detector_scores`` key).
         train: ``train(docs, labels, params) -> Detector`` (labels: 1 = AI, 0 = human).
         load: ``load(directory, params) -> Detector``.
+        tier: ``cheap`` (scores every document) or ``lm`` (the costly language-model tier: at training
+            it sees a subsample, in the pipeline it runs as a cascade behind the cheap tier).
     """
 
     name: str
     train: Callable[..., Detector]
     load: Callable[..., Detector]
+    tier: str = "cheap"
 
 
 #: Registry of detector kinds by name, filled by :func:`register_detector` in each module.
@@ -151,7 +154,7 @@ def register_detector(kind: DetectorKind) -> DetectorKind:
     return kind
 
 
-def register_detector_class(name: str, cls: Any, params_cls: Callable[..., Any]) -> DetectorKind:
+def register_detector_class(name: str, cls: Any, params_cls: Callable[..., Any], tier: str = "cheap") -> DetectorKind:
     """Register ``cls`` under ``name``, building its params dataclass from the config section.
 
     The shared tail of every detector module: ``train``/``load`` get ``params_cls(**section)`` (so an
@@ -161,6 +164,7 @@ def register_detector_class(name: str, cls: Any, params_cls: Callable[..., Any])
         name: Registry name (config key and ``detector_scores`` key).
         cls: The detector class (``cls.train(docs, labels, params)``, ``cls.load(directory, params)``).
         params_cls: The frozen params dataclass of the detector.
+        tier: See :class:`DetectorKind`.
 
     Returns:
         The registered :class:`DetectorKind`.
@@ -172,7 +176,7 @@ def register_detector_class(name: str, cls: Any, params_cls: Callable[..., Any])
     def load(directory: str, params: dict[str, Any]) -> Detector:
         return cls.load(directory, params_cls(**params))
 
-    return register_detector(DetectorKind(name, train, load))
+    return register_detector(DetectorKind(name, train, load, tier))
 
 
 def primary_scores(detector: Detector, texts: Sequence[str]) -> list[float]:

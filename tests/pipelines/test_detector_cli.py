@@ -148,3 +148,74 @@ def test_eval_with_missing_model_exits_2(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_unknown_subcommand_exits_2() -> None:
     assert main(["detector", "fly"]) == 2
+
+
+def _train_m4(tmp_path: Path) -> Path:
+    rows = real_subset("m4_llama2", "train", 0.5)
+    data = write_jsonl(
+        tmp_path / "m4.jsonl",
+        [{"text": r.text, "label": "ai" if r.label else "human", "split": r.split} for r in rows],
+    )
+    model = tmp_path / "model"
+    assert main(["detector", "train", "--data", str(data), "--out", str(model), "--config", _config(tmp_path)]) == 0
+    return model
+
+
+def test_calibrate_on_own_human_text_brings_held_out_fpr_to_target(tmp_path: Path) -> None:
+    model = _train_m4(tmp_path)
+    learner = [r for r in real_subset("learner_english_human", "train", 0.35)]
+    human = write_jsonl(
+        tmp_path / "human.jsonl",
+        [{"id": f"h{i}", "text": r.text, "domain": r.domain} for i, r in enumerate(learner)],
+    )
+    out = tmp_path / "calibrated"
+    report_path = tmp_path / "calib.json"
+    argv = ["detector", "calibrate", "--model", str(model), "--human", str(human), "--out", str(out)]
+    assert main([*argv, "--target-fpr", "0.05", "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["fpr_on"] == "holdout" and report["holdout_rows"] > 100
+    # 5 % target on ~300 held-out essays: binomial sd ~1.3 points
+    assert report["overall_fpr"] <= 0.1
+    assert set(report["per_domain"]) <= {"learner_essay_ellipse", "learner_short_answer_cefrasag"}
+    assert report["per_length"] and "learner_nonnative" in report["per_register"]
+    info = json.loads((out / "model.json").read_text())
+    assert info["default_fpr"] == 0.05 and "0.05" in info["thresholds"]
+    assert info["tiers"]["calibration"]["human_rows"] == report["calibration_rows"]
+    # eval accepts the calibrated model directory
+    eval_json = tmp_path / "eval.json"
+    assert (
+        main(
+            ["detector", "eval", "--data", str(human), "--split", "all", "--model", str(out), "--json", str(eval_json)]
+        )
+        == 2
+    )
+    labelled = write_jsonl(tmp_path / "lab.jsonl", [{"text": r.text, "label": "human"} for r in learner[:50]])
+    assert (
+        main(
+            [
+                "detector",
+                "eval",
+                "--data",
+                str(labelled),
+                "--split",
+                "all",
+                "--model",
+                str(out),
+                "--json",
+                str(eval_json),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(eval_json.read_text())["per_register"]["learner_nonnative"]["n_human"] == 0  # no domain given
+
+
+def test_calibrate_refuses_ai_rows_and_overwriting_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _train_m4(tmp_path)
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", synthetic_rows(20))
+    argv = ["detector", "calibrate", "--model", str(model), "--human", str(mixed), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert "human text only" in capsys.readouterr().err
+    assert main([*argv[:-1], str(model)]) == 2

