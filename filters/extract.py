@@ -19,7 +19,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from tailguard.filters.verdict import Verdict, drop, keep
+
 __all__ = [
+    "judge_extraction",
+    "judge_normalized_text",
     "EXTRACTORS",
     "DecodedHtml",
     "Extractor",
@@ -178,3 +182,28 @@ def make_extractor(name: str) -> Extractor:
     if name == "resiliparse":
         return _ResiliparseExtractor()
     raise ValueError(f"unknown extractor {name!r}; allowed: {', '.join(EXTRACTORS)}")
+
+
+def judge_extraction(text: str, extractor: str) -> Verdict:
+    """Drop a page whose HTML gave no text (``extraction_empty``), before normalisation."""
+    return keep(f"extracted:{extractor}") if text.strip() else drop("extraction_empty", extractor)
+
+
+def judge_normalized_text(text: str, min_chars: int, lineage: str) -> Verdict:
+    """Keep or drop a document after normalisation.
+
+    Args:
+        text: The normalised text.
+        min_chars: Shortest text kept.
+        lineage: The lineage entry of a kept document (``normalized`` or
+            ``extracted:<extractor>``).
+
+    Returns:
+        Dropped as ``empty_after_normalization`` or ``too_short``, else kept.
+    """
+    if not text:
+        return drop("empty_after_normalization")
+    if len(text) < min_chars:
+        return drop("too_short", f"{len(text)} < {min_chars}")
+    return keep(lineage)
+

@@ -14,7 +14,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LanguageGuess", "LanguageIdentifier", "default_model_path"]
+from tailguard.filters.verdict import Verdict, drop, keep
+
+__all__ = ["LanguageGuess", "LanguageIdentifier", "default_model_path", "judge_language"]
 
 _LABEL_PREFIX = "__label__"
 #: fastText predicts per line; longer input adds cost but little accuracy.
@@ -77,3 +79,23 @@ class LanguageIdentifier:
     def identify(self, text: str) -> LanguageGuess:
         """Return the single most likely language of ``text``."""
         return self.predict(text, 1)[0]
+
+
+def judge_language(guess: LanguageGuess, allowed: frozenset[str], min_score: float) -> Verdict:
+    """Keep or drop a document by its identified language.
+
+    Args:
+        guess: The language identifier's top guess.
+        allowed: Languages to keep; empty keeps every language.
+        min_score: Lowest acceptable probability of the guess.
+
+    Returns:
+        Dropped as ``language_not_allowed`` or ``low_language_score`` (in that
+        order of precedence), else kept with ``lang:score`` as lineage.
+    """
+    if allowed and guess.lang not in allowed:
+        return drop("language_not_allowed", f"{guess.lang} ({guess.score:.3f})")
+    if guess.score < min_score:
+        return drop("low_language_score", f"{guess.lang} {guess.score:.3f} < {min_score}")
+    return keep(f"{guess.lang}:{guess.score:.3f}")
+

@@ -29,6 +29,7 @@ from apache_beam.pvalue import PCollection, PDone
 
 from tailguard.filters.document import Document, evolve
 from tailguard.filters.layout import OutputLayout
+from tailguard.filters.verdict import Verdict
 from tailguard.transforms._files import WriteJsonFile
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "WriteAccounting",
     "apply_stage_fn",
     "counter_namespace",
+    "emit_verdict",
     "make_counter",
     "reject",
 ]
@@ -170,6 +172,34 @@ def reject(stage: str, doc: Document, reason: str, detail: str = "") -> beam.pva
     return beam.pvalue.TaggedOutput(
         REJECTED, Rejection(stage, reason, doc.id, doc.source, doc.provenance.position, detail, dropped)
     )
+
+
+def emit_verdict(
+    stage: str, doc: Document, verdict: Verdict, inc: Callable[[str, int], None], **changes: Any
+) -> beam.pvalue.TaggedOutput | Document:
+    """Count ``verdict`` and turn it into the stage DoFn's output for ``doc``.
+
+    The tail every per-document stage shares: a drop is counted under its
+    reason and becomes a :func:`reject` output; a keep is counted as ``passed``
+    and becomes a *copy* of ``doc`` with ``changes`` applied and the verdict's
+    detail as the stage's lineage entry.  The input document is never mutated.
+
+    Args:
+        stage: Stage name.
+        doc: The document decided on (with the stage's changes so far applied).
+        verdict: The decision from a ``filters/`` function.
+        inc: The stage's counter callback.
+        changes: Fields to set on the kept copy (see :func:`filters.document.evolve`).
+
+    Returns:
+        What the DoFn yields.
+    """
+    if not verdict.keep:
+        reason = verdict.reason or stage
+        inc(reason, 1)
+        return reject(stage, doc, reason, verdict.detail)
+    inc("passed", 1)
+    return evolve(doc, lineage={stage: verdict.detail}, **changes)
 
 
 def make_counter(stage: str) -> Callable[[str, int], None]:

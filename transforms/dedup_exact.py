@@ -28,7 +28,7 @@ from tailguard.filters.dedup import (
     normalize_url,
     text_key,
 )
-from tailguard.filters.document import Document
+from tailguard.filters.document import Document, evolve
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter, reject
 
 __all__ = ["DedupExact", "DedupExactConfig"]
@@ -196,16 +196,16 @@ class _ApplyExactFn(beam.DoFn):
                 lines = doc.text.split("\n")
                 kept = [line for i, line in enumerate(lines) if i not in drop_lines]
                 self._inc("lines_removed", len(lines) - len(kept))
-                doc.text = "\n".join(kept)
+                doc = evolve(doc, text="\n".join(kept))
                 if not doc.text.strip():
                     self._inc("duplicate_lines", 1)
                     yield reject(EXACT_STAGE, doc, "duplicate_lines", f"{len(lines)} lines all duplicated")
                     continue
-                doc.lineage[EXACT_STAGE] = f"kept:lines_removed={len(lines) - len(kept)}"
+                lineage = f"kept:lines_removed={len(lines) - len(kept)}"
             else:
-                doc.lineage[EXACT_STAGE] = "kept"
+                lineage = "kept"
             self._inc("passed", 1)
-            yield doc
+            yield evolve(doc, lineage={EXACT_STAGE: lineage})
 
 
 class DedupExact(beam.PTransform):

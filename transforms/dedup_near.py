@@ -36,7 +36,7 @@ from tailguard.filters.dedup import (
     shingles,
     verify_cutoff,
 )
-from tailguard.filters.document import Document
+from tailguard.filters.document import Document, evolve
 from tailguard.filters.layout import OutputLayout
 from tailguard.transforms._components import STATS, ConnectedComponents
 from tailguard.transforms._files import WriteJsonFile
@@ -311,16 +311,14 @@ class _ApplyClustersFn(beam.DoFn):
         verdicts = dict(grouped["verdict"])
         for doc in grouped["doc"]:
             if "dup" in verdicts:
-                doc.dup_cluster_id = verdicts["dup"]
                 self._inc("near_duplicate", 1)
-                yield reject(NEAR_STAGE, doc, "near_duplicate", verdicts["dup"])
+                yield reject(NEAR_STAGE, evolve(doc, dup_cluster_id=verdicts["dup"]), "near_duplicate", verdicts["dup"])
                 continue
             size = int(verdicts.get("root", 1))
-            doc.dup_cluster_id = doc_id
-            doc.dup_cluster_size = size
-            doc.lineage[NEAR_STAGE] = f"kept:cluster_size={size}"
             self._inc("passed", 1)
-            yield doc
+            yield evolve(
+                doc, dup_cluster_id=doc_id, dup_cluster_size=size, lineage={NEAR_STAGE: f"kept:cluster_size={size}"}
+            )
 
 
 class _StatsJsonFn(beam.DoFn):

@@ -12,6 +12,7 @@ Elements in and out: :class:`~tailguard.filters.document.Document`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,19 +20,21 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
-from tailguard.filters.document import Document
+from tailguard.filters.document import Document, evolve
 from tailguard.filters.extract import (
     EXTRACTORS,
     ExtractorName,
     decode_html,
+    judge_extraction,
+    judge_normalized_text,
     make_extractor,
 )
 from tailguard.filters.normalize import TextNormalizer
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
+    emit_verdict,
     make_counter,
-    reject,
 )
 
 __all__ = ["ExtractConfig", "ExtractText"]
@@ -78,40 +81,26 @@ class _ExtractTextFn(beam.DoFn):
         self._inc = make_counter(STAGE)
 
     def process(self, doc: Document) -> Iterator[Any]:
-        action = "normalized"
+        lineage = "normalized"
         if doc.html is not None:
             decoded = decode_html(doc.html, doc.provenance.charset)
             if not decoded.declared_ok:
-                self._inc("charset_redetected")
-            doc.provenance.charset = decoded.charset
-            doc.text = self._extract(decoded.html, doc.url)
-            doc.html = None
-            action = f"extracted:{self._config.extractor}"
-            if not doc.text.strip():
-                self._inc("extraction_empty")
-                yield reject(STAGE, doc, "extraction_empty", self._config.extractor)
+                self._inc("charset_redetected", 1)
+            provenance = dataclasses.replace(doc.provenance, charset=decoded.charset)
+            doc = evolve(doc, text=self._extract(decoded.html, doc.url), html=None, provenance=provenance)
+            extracted = judge_extraction(doc.text, self._config.extractor)
+            if not extracted.keep:
+                yield emit_verdict(STAGE, doc, extracted, self._inc)
                 return
+            lineage = extracted.detail
         result = self._normalizer.normalize(doc.text)
-        doc.text = result.text
-        doc.quality["invisible_chars"] = float(result.invisible_chars)
-        doc.quality["mojibake_fixed"] = 1.0 if result.mojibake_fixed else 0.0
         if result.invisible_chars:
             self._inc("invisible_chars_removed", result.invisible_chars)
         if result.mojibake_fixed:
-            self._inc("mojibake_fixed")
-        if not doc.text:
-            self._inc("empty_after_normalization")
-            yield reject(STAGE, doc, "empty_after_normalization")
-            return
-        if len(doc.text) < self._config.min_chars:
-            self._inc("too_short")
-            yield reject(
-                STAGE, doc, "too_short", f"{len(doc.text)} < {self._config.min_chars}"
-            )
-            return
-        doc.lineage[STAGE] = action
-        self._inc("passed")
-        yield doc
+            self._inc("mojibake_fixed", 1)
+        signals = {"invisible_chars": float(result.invisible_chars), "mojibake_fixed": 1.0 if result.mojibake_fixed else 0.0}
+        doc = evolve(doc, text=result.text, quality=signals)
+        yield emit_verdict(STAGE, doc, judge_normalized_text(doc.text, self._config.min_chars, lineage), self._inc)
 
 
 class ExtractText(beam.PTransform):

@@ -16,14 +16,14 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
-from tailguard.filters.document import Document
-from tailguard.filters.langid import LanguageIdentifier
+from tailguard.filters.document import Document, evolve
+from tailguard.filters.langid import LanguageIdentifier, judge_language
 from tailguard.transforms._files import local_copy
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
+    emit_verdict,
     make_counter,
-    reject,
 )
 
 __all__ = ["IdentifyLanguage", "LangIdConfig"]
@@ -67,26 +67,11 @@ class _IdentifyLanguageFn(beam.DoFn):
 
     def process(self, doc: Document) -> Iterator[Any]:
         guess = self._model.identify(doc.text)
-        doc.lang, doc.lang_score = guess.lang, guess.score
-        self._inc(f"lang:{guess.lang}")
-        if self._allowed and guess.lang not in self._allowed:
-            self._inc("language_not_allowed")
-            yield reject(
-                STAGE, doc, "language_not_allowed", f"{guess.lang} ({guess.score:.3f})"
-            )
-            return
-        if guess.score < self._config.min_score:
-            self._inc("low_language_score")
-            yield reject(
-                STAGE,
-                doc,
-                "low_language_score",
-                f"{guess.lang} {guess.score:.3f} < {self._config.min_score}",
-            )
-            return
-        doc.lineage[STAGE] = f"{guess.lang}:{guess.score:.3f}"
-        self._inc("passed")
-        yield doc
+        self._inc(f"lang:{guess.lang}", 1)
+        verdict = judge_language(guess, self._allowed, self._config.min_score)
+        # The guess is recorded on the rejected copy too: the rejected file shows what was identified.
+        doc = evolve(doc, lang=guess.lang, lang_score=guess.score)
+        yield emit_verdict(STAGE, doc, verdict, self._inc)
 
 
 class IdentifyLanguage(beam.PTransform):

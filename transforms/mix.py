@@ -27,7 +27,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsSingleton, PCollection, TaggedOutput
 
-from tailguard.filters.document import Document
+from tailguard.filters.document import Document, evolve
 from tailguard.filters.hashing import shard_of
 from tailguard.filters.layout import OutputLayout
 from tailguard.filters.mixing import (
@@ -176,7 +176,7 @@ class _PrepareMixFn(beam.DoFn):
             )
             return
         if doc.tokens is None:
-            doc.tokens = self._tokens.count(doc.text)
+            doc = evolve(doc, tokens=self._tokens.count(doc.text))
         weight = (
             1.0 if doc.sample_weight is None else doc.sample_weight
         ) * importance_weight(doc.ai_score, spec.importance_alpha)
@@ -271,12 +271,11 @@ class _DecideCopiesFn(beam.DoFn):
             self._inc("downsampled")
             yield reject(STAGE, doc, "downsampled", detail)
             return
-        doc.repeats = copies
-        doc.sample_weight = weight_q / WEIGHT_SCALE
-        doc.lineage[STAGE] = f"kept copies={copies} {detail}"
         self._inc("passed")
         self._inc(f"component:{item.component}")
-        yield doc
+        yield evolve(
+            doc, repeats=copies, sample_weight=weight_q / WEIGHT_SCALE, lineage={STAGE: f"kept copies={copies} {detail}"}
+        )
 
 
 class _TotalsCombineFn(beam.CombineFn):

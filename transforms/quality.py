@@ -19,7 +19,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
-from tailguard.filters.document import Document
+from tailguard.filters.document import Document, evolve
 from tailguard.filters.quality.base import RuleVerdict
 from tailguard.filters.quality.c4 import (
     C4Config,
@@ -35,12 +35,13 @@ from tailguard.filters.quality.gopher import (
     gopher_repetition,
 )
 from tailguard.filters.urls import UrlBlocklist, normalize_url
+from tailguard.filters.verdict import drop, keep
 from tailguard.transforms._files import read_text
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
+    emit_verdict,
     make_counter,
-    reject,
 )
 
 __all__ = ["ApplyQualityRules", "QualityConfig"]
@@ -112,47 +113,44 @@ class _ApplyQualityRulesFn(beam.DoFn):
         )
         self._inc = make_counter(STAGE)
 
-    def _verdicts(self, doc: Document) -> Iterator[RuleVerdict]:
+    def _rules(self, doc: Document) -> Iterator[tuple[Document, RuleVerdict]]:
+        """Yield ``(document as the rule saw it, verdict)`` per enabled rule, in order."""
         cfg = self._config
         if cfg.gopher_repetition.enabled:
-            yield gopher_repetition(doc.text, cfg.gopher_repetition)
+            yield doc, gopher_repetition(doc.text, cfg.gopher_repetition)
         if cfg.gopher_quality.enabled:
-            yield gopher_quality(doc.text, cfg.gopher_quality)
+            yield doc, gopher_quality(doc.text, cfg.gopher_quality)
         if cfg.c4.enabled:
             if cfg.c4.clean_lines:
+                # C4 line cleaning rewrites the text the later rules (and the corpus) see.
                 cleaned = c4_clean_lines(doc.text, cfg.c4, self._inc)
-                removed = sum(cleaned.removed.values())
-                doc.quality["c4_lines_removed"] = float(removed)
-                doc.text = cleaned.text
-            yield c4_page_filter(doc.text, cfg.c4, self._bad_words)
+                removed = float(sum(cleaned.removed.values()))
+                doc = evolve(doc, text=cleaned.text, quality={"c4_lines_removed": removed})
+            yield doc, c4_page_filter(doc.text, cfg.c4, self._bad_words)
         if cfg.fineweb.enabled:
-            yield fineweb_quality(doc.text, cfg.fineweb)
+            yield doc, fineweb_quality(doc.text, cfg.fineweb)
 
     def process(self, doc: Document) -> Iterator[Any]:
         if self._config.normalize_urls and doc.url:
-            doc.url = normalize_url(doc.url)
+            doc = evolve(doc, url=normalize_url(doc.url))
         if self._blocklist is not None:
             blocked = self._blocklist.check(doc.url)
             if blocked.blocked:
-                self._inc("url_blocklisted")
-                yield reject(STAGE, doc, "url_blocklisted", blocked.entry)
+                yield emit_verdict(STAGE, doc, drop("url_blocklisted", blocked.entry, {}), self._inc)
                 return
         if self._languages and doc.lang not in self._languages:
-            self._inc("rules_not_applicable")
-            doc.lineage[STAGE] = f"not_applicable:{doc.lang}"
-            self._inc("passed")
-            yield doc
+            self._inc("rules_not_applicable", 1)
+            yield emit_verdict(STAGE, doc, keep(f"not_applicable:{doc.lang}"), self._inc)
             return
-        for verdict in self._verdicts(doc):
-            doc.quality.update(verdict.signals)
+        signals: dict[str, float] = {}
+        for seen, verdict in self._rules(doc):
+            doc = seen
+            signals.update(verdict.signals)
             if not verdict.keep:
-                reason = verdict.reason or "quality"
-                self._inc(reason)
-                yield reject(STAGE, doc, reason, verdict.detail)
+                doc = evolve(doc, quality=signals)
+                yield emit_verdict(STAGE, doc, drop(verdict.reason or "quality", verdict.detail, {}), self._inc)
                 return
-        doc.lineage[STAGE] = "kept"
-        self._inc("passed")
-        yield doc
+        yield emit_verdict(STAGE, doc, keep("kept"), self._inc, quality=signals)
 
 
 class ApplyQualityRules(beam.PTransform):

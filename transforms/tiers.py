@@ -17,7 +17,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
-from tailguard.filters.document import Document
+from tailguard.filters.document import Document, evolve
 from tailguard.filters.layout import OutputLayout
 from tailguard.filters.tiers import (
     CHATGPT_RELEASE_DATE,
@@ -116,15 +116,16 @@ class _AssignTierFn(beam.DoFn):
             publisher_domains=self._config.publisher_domains,
             inc=self._inc,
         )
-        doc.tier = verdict.tier
         # Multiplies, so an earlier stage's down-weighting (decide_ai: downweight) is kept.
-        doc.sample_weight = (
-            1.0 if doc.sample_weight is None else doc.sample_weight
-        ) * verdict.weight
-        doc.tokens = self._tokens.count(doc.text)
-        doc.lineage[STAGE] = format_lineage(verdict)
+        weight = (1.0 if doc.sample_weight is None else doc.sample_weight) * verdict.weight
         self._inc("passed")
-        yield doc
+        yield evolve(
+            doc,
+            tier=verdict.tier,
+            sample_weight=weight,
+            tokens=self._tokens.count(doc.text),
+            lineage={STAGE: format_lineage(verdict)},
+        )
 
 
 def _tier_summary(pairs: list[tuple[str, tuple[int, int]]]) -> str:

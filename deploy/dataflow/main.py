@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from tailguard.filters.layout import OutputLayout
 from tailguard.pipelines.config import load_config
 from tailguard.pipelines.curate import build_pipeline, parse_run_args
 from tailguard.pipelines.stages import RunContext
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _LOG.error("the template needs the input and output parameters")
         return 2
     # gs:// inputs are not listed at launch: the shard count comes from write.num_shards.
-    context = RunContext(cfg.output, cfg.seed, cfg.write.resolve_shards(0))
+    context = RunContext(OutputLayout(cfg.output), cfg.seed, cfg.write.resolve_shards(0))
     pipeline = beam.Pipeline(options=PipelineOptions([*cfg.pipeline.beam_args(), *beam_args]))
     build_pipeline(pipeline, cfg, context, total_files=None)
     pipeline.run()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from tailguard.filters.verdict import KEEP, Verdict
 
 __all__ = ["KEEP", "RuleVerdict", "drop", "split_words"]
 
@@ -17,24 +18,8 @@ def split_words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-@dataclass(frozen=True, slots=True)
-class RuleVerdict:
-    """Outcome of one quality rule.
-
-    Attributes:
-        keep: Whether the document passes.
-        reason: Snake-case drop reason (also the counter name), ``None`` when kept.
-        detail: The measured value behind the decision, for the rejected record.
-        signals: Measured statistics by name, recorded in ``Document.quality``.
-    """
-
-    keep: bool
-    reason: str | None = None
-    detail: str = ""
-    signals: dict[str, float] = field(default_factory=dict)
-
-
-KEEP = RuleVerdict(True)
+#: A quality rule's outcome is the shared :class:`~tailguard.filters.verdict.Verdict`.
+RuleVerdict = Verdict
 
 
 def drop(reason: str, detail: str, signals: dict[str, float]) -> RuleVerdict:

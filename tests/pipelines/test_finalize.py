@@ -9,6 +9,7 @@ from pathlib import Path
 import apache_beam as beam
 import pytest
 
+from tailguard.filters.layout import OutputLayout
 from tailguard.pipelines.config import ConfigError, load_config
 from tailguard.pipelines.curate import build_pipeline, finalize
 from tailguard.pipelines.stages import RunContext
@@ -25,7 +26,7 @@ def test_finalize_builds_manifest_and_report_from_work_files(tmp_path: Path):
         finalize(["--config", str(config), "--output", str(out)])
     cfg = replace(load_config(config), inputs=(str(src),), output=str(out))
     p = beam.Pipeline(options=beam_options())
-    build_pipeline(p, cfg, RunContext(str(out), cfg.seed, 2), None)
+    build_pipeline(p, cfg, RunContext(OutputLayout(str(out)), cfg.seed, 2), None)
     p.run().wait_until_finish()  # like deploy/dataflow/main.py: no manifest yet
     assert not (out / "manifest.json").exists()
     assert finalize(["--config", str(config), "--output", str(out)]) == 0
