@@ -12,6 +12,7 @@ import argparse
 import importlib.resources
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ import yaml
 
 from tailguard.filters.collapse.reference import build_reference, save_reference
 from tailguard.filters.detect.ensemble import train_detector
+from tailguard.filters.errors import ConfigError
+from tailguard.filters.layout import OutputLayout
 from tailguard.pipelines.config import CurationConfig, config_from_dict
 from tailguard.pipelines.curate import run_config
 from tailguard.pipelines.manifest import print_summary
@@ -29,6 +32,7 @@ from tailguard.pipelines.sample import SampleInfo, write_sample
 __all__ = ["demo_config", "run_demo"]
 
 _LOG = logging.getLogger("tailguard.demo")
+_DEMO_DIR = "_demo"  # under the output folder: the generated sample and the models trained on it
 
 
 def packaged_config(name: str) -> dict[str, Any]:
@@ -71,17 +75,39 @@ def demo_config(sample: SampleInfo, output_dir: str, work_dir: Path) -> Curation
 
 
 def run_demo(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``tailguard demo``; returns the exit code."""
+    """Entry point of ``tailguard demo``; returns the exit code.
+
+    The same command gives byte-identical shards on every run and for every
+    ``--output``: the sample is generated deterministically and the run reads it
+    through paths relative to the output folder (the documents' ``source``
+    column never holds the output path).  Like ``tailguard run``, a finished
+    output is never replaced without ``--overwrite``.
+    """
     parser = argparse.ArgumentParser(prog="tailguard demo", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="tailguard-demo", help="output directory (default: ./tailguard-demo)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample generator")
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
     args, beam_args = parser.parse_known_args(argv)
     output = str(Path(args.output).resolve()) if "://" not in args.output else args.output
-    work = Path(tempfile.mkdtemp(prefix="tailguard-demo-")) if "://" in output else Path(output) / "_demo"
-    _LOG.info("generating the embedded sample under %s", work / "sample")
-    sample = write_sample(work / "sample", seed=args.seed)
-    cfg = demo_config(sample, output, work)
-    result = run_config(cfg, beam_args, overwrite=True)
+    layout = OutputLayout(output)
+    if "://" not in output and Path(layout.manifest).exists() and not args.overwrite:
+        # Checked before the sample is written: nothing in a finished run is touched.
+        raise ConfigError(
+            f"--output: {output} already holds a finished run (manifest.json); pass --overwrite to replace it"
+        )
+    # The sample and the demo's models live under BASE/_demo; the run reads them relative to BASE.
+    base = Path(output) if "://" not in output else Path(tempfile.mkdtemp(prefix="tailguard-demo-"))
+    base.mkdir(parents=True, exist_ok=True)
+    previous = os.getcwd()
+    os.chdir(base)
+    try:
+        work = Path(_DEMO_DIR)
+        _LOG.info("generating the embedded sample under %s", base / work / "sample")
+        sample = write_sample(work / "sample", seed=args.seed)
+        cfg = demo_config(sample, output, work)
+        result = run_config(cfg, beam_args, overwrite=args.overwrite)
+    finally:
+        os.chdir(previous)
     print_summary(result.manifest, result.output_dir)
     if not result.balanced:
         _LOG.error("the ledger does not balance (see manifest.json)")

@@ -18,6 +18,9 @@ word-trigram model that this module trains on that text:
 * ``curated/synthetic.jsonl``  — a small "curated synthetic" source for mixing;
 * ``human/verified.jsonl``     — a "verified human" source for mixing.
 
+The sample is byte-identical for the same seed on every run (no random WARC
+record ids, no time stamps), so the demo's shards are too.
+
 ``SampleInfo.truth`` records what was planted (ids of machine documents,
 duplicate pairs, number of malformed records) so tests can check the pipeline.
 """
@@ -29,6 +32,7 @@ import io
 import json
 import random
 import re
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +157,7 @@ _BOILERPLATE_FOOTER = (
 def _html_page(title: str, text: str) -> bytes:
     paragraphs = "".join(f"<p>{p}</p>" for p in text.split("\n\n"))
     page = (
-        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body>"
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head><body>'
         f"{_BOILERPLATE_NAV}<main><article><h1>{title}</h1>{paragraphs}</article></main>{_BOILERPLATE_FOOTER}"
         "</body></html>"
     )
@@ -167,35 +171,65 @@ def _near_duplicate(text: str, rng: random.Random, rate: float = 0.03) -> str:
     return " ".join(words)
 
 
-def _write_warc(path: Path, pages: list[tuple[str, str, str]], rng: random.Random) -> int:
-    """Write HTML pages as a WARC; return the number of WARC records written."""
+def _write_warc(path: Path, pages: list[tuple[str, str, str]], rng: random.Random, seed: int) -> int:
+    """Write HTML pages as a WARC; return the number of WARC records written.
+
+    Record ids and dates are set here, never left to warcio (which draws a random
+    uuid and stamps the current time): the demo's document ids come from the
+    WARC-Record-IDs, so random ids would give new shards on every run.
+    """
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     records = 0
+
+    def fixed(date: str = "2021-06-30T12:00:00Z") -> dict[str, str]:
+        # A uuid5 of (seed, record number): unique within the sample, identical on every run.
+        record_id = uuid.uuid5(uuid.NAMESPACE_URL, f"tailguard-demo:{seed}:{path.name}:{records}")
+        return {"WARC-Record-ID": f"<urn:uuid:{record_id}>", "WARC-Date": date}
+
     with path.open("wb") as handle:
         writer = WARCWriter(handle, gzip=True)
-        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "tailguard-demo"}))
+        info = b"software: tailguard-demo\r\n"
+        writer.write_record(
+            writer.create_warc_record(
+                "",
+                "warcinfo",
+                payload=io.BytesIO(info),
+                length=len(info),
+                warc_content_type="application/warc-fields",
+                warc_headers_dict={**fixed(), "WARC-Filename": path.name},
+            )
+        )
         records += 1
         for url, title, text in pages:
             request = writer.create_warc_record(
-                url, "request", payload=io.BytesIO(f"GET / HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n\r\n".encode())
+                url,
+                "request",
+                payload=io.BytesIO(f"GET / HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n\r\n".encode()),
+                warc_headers_dict=fixed(),
             )
             writer.write_record(request)
+            records += 1
             body = _html_page(title, text)
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
             response = writer.create_warc_record(
-                url, "response", payload=io.BytesIO(body), http_headers=headers,
-                warc_headers_dict={"WARC-Date": f"2021-06-{1 + rng.randrange(28):02d}T12:00:00Z"},
+                url,
+                "response",
+                payload=io.BytesIO(body),
+                http_headers=headers,
+                warc_headers_dict=fixed(f"2021-06-{1 + rng.randrange(28):02d}T12:00:00Z"),
             )
             writer.write_record(response)
-            records += 2
+            records += 1
         image = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
         writer.write_record(
             writer.create_warc_record(
-                "https://docs.example.org/logo.png", "response",
+                "https://docs.example.org/logo.png",
+                "response",
                 payload=io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(rng.randrange(256) for _ in range(256))),
                 http_headers=image,
+                warc_headers_dict=fixed(),
             )
         )
         records += 1
@@ -222,7 +256,9 @@ def write_sample(root: str | Path, seed: int = 0) -> SampleInfo:
     n = len(human)
     train_human, verified, crawl_human = human[: n // 4], human[n // 4 : n // 2], human[n // 2 :]
     sampler = _TrigramSampler(human)
-    machine = [sampler.sample(rng, rng.randrange(120, 260)) for _ in range(len(crawl_human) // 3 + len(train_human) + 40)]
+    machine = [
+        sampler.sample(rng, rng.randrange(120, 260)) for _ in range(len(crawl_human) // 3 + len(train_human) + 40)
+    ]
     train_machine, crawl_machine, synthetic = (
         machine[: len(train_human)],
         machine[len(train_human) : len(train_human) + len(crawl_human) // 3],
@@ -246,26 +282,52 @@ def write_sample(root: str | Path, seed: int = 0) -> SampleInfo:
     third = len(crawl_human) // 3
     warc_docs, jsonl_docs, parquet_docs = crawl_human[:third], crawl_human[third : 2 * third], crawl_human[2 * third :]
     pages = [(f"https://docs.example.org/page/{i}", f"Reference page {i}", t) for i, t in enumerate(warc_docs)]
-    truth["warc_records"] = _write_warc(root / "crawl" / "web-0000.warc.gz", pages, rng)
+    truth["warc_records"] = _write_warc(root / "crawl" / "web-0000.warc.gz", pages, rng, seed)
 
     lines: list[bytes] = []
     for i, text in enumerate(jsonl_docs):
-        lines.append(json.dumps({"id": f"web-h{i}", "text": text, "url": f"https://blog.example.net/{i}",
-                                 "crawl_date": "2023-04-02"}).encode())
+        lines.append(
+            json.dumps(
+                {"id": f"web-h{i}", "text": text, "url": f"https://blog.example.net/{i}", "crawl_date": "2023-04-02"}
+            ).encode()
+        )
     for i, text in enumerate(crawl_machine):
         truth["machine_ids"].append(f"web-m{i}")
-        lines.append(json.dumps({"id": f"web-m{i}", "text": text, "url": f"https://content-farm.example.com/{i}",
-                                 "crawl_date": "2024-02-11"}).encode())
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"web-m{i}",
+                    "text": text,
+                    "url": f"https://content-farm.example.com/{i}",
+                    "crawl_date": "2024-02-11",
+                }
+            ).encode()
+        )
     for i, text in enumerate(jsonl_docs[:12]):
         truth["exact_duplicate_ids"].append(f"web-x{i}")
-        lines.append(json.dumps({"id": f"web-x{i}", "text": text, "url": f"https://mirror.example.net/{i}",
-                                 "crawl_date": "2023-05-02"}).encode())
+        lines.append(
+            json.dumps(
+                {"id": f"web-x{i}", "text": text, "url": f"https://mirror.example.net/{i}", "crawl_date": "2023-05-02"}
+            ).encode()
+        )
     for i, text in enumerate(jsonl_docs[12:30]):
         truth["near_duplicate_ids"].append(f"web-n{i}")
-        lines.append(json.dumps({"id": f"web-n{i}", "text": _near_duplicate(text, rng),
-                                 "url": f"https://scraper.example.org/{i}", "crawl_date": "2023-06-02"}).encode())
-    malformed = [b'{"id": "broken-1", "text": "unterminated', b"\xff\xfe not utf-8 \xc3\x28",
-                 b'{"id": "broken-3", "body": "no text field"}', b'["a", "list"]']
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"web-n{i}",
+                    "text": _near_duplicate(text, rng),
+                    "url": f"https://scraper.example.org/{i}",
+                    "crawl_date": "2023-06-02",
+                }
+            ).encode()
+        )
+    malformed = [
+        b'{"id": "broken-1", "text": "unterminated',
+        b"\xff\xfe not utf-8 \xc3\x28",
+        b'{"id": "broken-3", "body": "no text field"}',
+        b'["a", "list"]',
+    ]
     truth["malformed"] += len(malformed)
     lines.extend(malformed)
     order = list(range(len(lines)))
@@ -273,13 +335,15 @@ def write_sample(root: str | Path, seed: int = 0) -> SampleInfo:
     data = b"\n".join(lines[i] for i in order) + b"\n"
     (root / "crawl" / "web-0001.jsonl.zst").write_bytes(zstandard.ZstdCompressor(level=3).compress(data))
 
-    rows = [{"id": f"pq-h{i}", "text": t, "url": f"https://wiki.example.org/{i}", "crawl_date": "2020-09-09"}
-            for i, t in enumerate(parquet_docs)]
+    rows = [
+        {"id": f"pq-h{i}", "text": t, "url": f"https://wiki.example.org/{i}", "crawl_date": "2020-09-09"}
+        for i, t in enumerate(parquet_docs)
+    ]
     pq.write_table(pa.Table.from_pylist(rows), root / "crawl" / "web-0002.parquet")
 
     # A gzip file cut short, as when a transfer dies: the tail must be dead-lettered, not lost.
     tail = [json.dumps({"id": f"gz-h{i}", "text": t}).encode() for i, t in enumerate(jsonl_docs[30:45])]
-    blob = gzip.compress(b"\n".join(tail) + b"\n")
+    blob = gzip.compress(b"\n".join(tail) + b"\n", mtime=0)  # mtime=0: no time stamp in the bytes
     (root / "crawl" / "web-0003.jsonl.gz").write_bytes(blob[: len(blob) * 2 // 3])
     truth["truncated_gzip_records"] = len(tail)
 

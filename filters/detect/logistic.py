@@ -31,7 +31,11 @@ class LogisticModel:
     def decision(self, x: np.ndarray) -> np.ndarray:
         """Return the logit for each row of ``x``."""
         z = (np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) - self.mean) / self.scale
-        return np.clip(z, -20, 20) @ self.weights + self.bias
+        # Not ``z @ weights``: BLAS gemv rounds a row differently depending on where it sits in
+        # the batch, and Beam's BatchElements sizes batches by timing, so the same document got
+        # scores differing in the last bit from run to run.  Element-wise products summed along
+        # the row are the same for a row wherever it sits.
+        return np.asarray((np.clip(z, -20, 20) * self.weights).sum(axis=1) + self.bias)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Return P(y=1) for each row of ``x``."""

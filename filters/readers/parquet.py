@@ -28,8 +28,18 @@ from tailguard.filters.readers.base import (
 )
 
 _BATCH_ROWS = 1024
-#: What pyarrow raises on a broken file (ArrowException covers ArrowInvalid / ArrowIOError ...).
-_ARROW_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowException, *STREAM_ERRORS, MemoryError)
+#: What pyarrow raises on a broken file (ArrowException covers ArrowInvalid / ArrowIOError ...);
+#: ValueError / UnicodeDecodeError and friends come from footers whose metadata is garbage.
+_ARROW_ERRORS: tuple[type[BaseException], ...] = (
+    pa.ArrowException,
+    *STREAM_ERRORS,
+    MemoryError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    IndexError,
+    KeyError,
+)
 #: What converting Arrow values to Python may raise for one bad value.
 _VALUE_ERRORS: tuple[type[Exception], ...] = (pa.ArrowException, ValueError, OverflowError, TypeError)
 

@@ -521,6 +521,7 @@ def _read_warcio(path: str, raw: BinaryIO, options: ReaderOptions) -> Iterator[R
     errors = (*_WARCIO_ERRORS, ArchiveLoadFailed)
 
     state = _FileState(path)
+    is_arc = path.rsplit("/", 1)[-1].lower().endswith((".arc", ".arc.gz"))
     iterator = ArchiveIterator(raw, arc2warc=True)
     position = 0
     while True:
@@ -536,8 +537,17 @@ def _read_warcio(path: str, raw: BinaryIO, options: ReaderOptions) -> Iterator[R
             )
             return
         headers = {k.lower(): v for k, v in rec.rec_headers.headers}
+        if is_arc:
+            # ARC records have no ids: warcio's arc2warc makes up a random uuid, which would give
+            # the same file new document ids on every run.  Ids derive from the byte offset instead.
+            headers.pop("warc-record-id", None)
         http = {k.lower(): v for k, v in rec.http_headers.headers} if rec.http_headers is not None else None
-        length = int(headers.get("content-length", "0") or 0)
+        try:
+            length = int(headers.get("content-length", "0") or 0)
+        except ValueError:
+            position = iterator.get_record_offset()
+            yield RecordError(f"invalid Content-Length {headers.get('content-length', '')[:40]!r}", path, position)
+            continue
         try:
             # Read the body before asking for the offset: warcio's get_record_offset() consumes the record.
             body = rec.raw_stream.read() if length <= options.max_record_bytes else None

@@ -47,9 +47,7 @@ def _items(data: bytes, name: str = "crawl.warc.gz", **options: int) -> list:
 
 
 def _kinds(items: list) -> list[str]:
-    return [
-        "doc" if isinstance(i, Document) else f"skip:{i.reason}" if isinstance(i, Skip) else "error" for i in items
-    ]
+    return ["doc" if isinstance(i, Document) else f"skip:{i.reason}" if isinstance(i, Skip) else "error" for i in items]
 
 
 def test_every_record_becomes_one_item_with_a_reason() -> None:
@@ -201,3 +199,19 @@ def test_arc_file_reads_through_warcio() -> None:
         items = list(read_records(str(path), handle))
     assert _kinds(items) == ["skip:warc_warcinfo", "doc"]
     assert items[1].url == "http://example.com/"
+
+
+def test_arc_document_ids_are_the_same_on_every_read():
+    # warcio's arc2warc invents a random WARC-Record-ID per ARC record; ids must not follow it (issue 14).
+    body = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html><body><p>Hello arc world</p></body></html>"
+    version = b"1 0 Test\nURL IP-address Archive-date Content-type Archive-length\n\n"
+    arc = b"filedesc://t.arc 0.0.0.0 20000101000000 text/plain " + str(len(version)).encode() + b"\n" + version + b"\n"
+    arc += b"http://example.com/ 1.2.3.4 20000101000000 text/html " + str(len(body)).encode() + b"\n" + body + b"\n"
+
+    def read() -> list:
+        return list(read_records("in.arc", io.BytesIO(arc), ReaderOptions()))
+
+    first, second = read(), read()
+    assert first == second
+    assert [type(i).__name__ for i in first] == ["Skip", "Document"]
+    assert first[1].provenance.record_id is None

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from tailguard.pipelines.cli import main
 
 
-def test_demo_produces_corpus_manifest_report_and_balanced_ledger(tmp_path: Path, capsys):
-    out = tmp_path / "demo"
-    assert main(["demo", "--output", str(out)]) == 0
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo-a") / "demo"
+    code = main(["demo", "--output", str(out)])
+    assert code == 0
+    return out, ""
+
+
+def _shard_digests(out: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((out / "corpus").glob("part-*"))}
+
+
+def test_demo_produces_corpus_manifest_report_and_balanced_ledger(demo_run):
+    out, _ = demo_run
     manifest = json.loads((out / "manifest.json").read_text())
     ledger = manifest["ledger"]
     assert ledger["balanced"] is True and ledger["kept"] > 0
@@ -26,10 +39,36 @@ def test_demo_produces_corpus_manifest_report_and_balanced_ledger(tmp_path: Path
     assert len(ids) == manifest["outputs"]["records"]
     # planted exact duplicates never reach the corpus; most planted machine documents do not either
     assert not [i for i in ids if i.startswith("web-x")]
-    planted_machine = sum(1 for line in (out / "_demo" / "sample" / "labelled" / "train.jsonl").open() if '"ai"' in line)
+    planted_machine = sum(
+        1 for line in (out / "_demo" / "sample" / "labelled" / "train.jsonl").open() if '"ai"' in line
+    )
     assert planted_machine > 0
     assert sum(1 for i in ids if i.startswith("web-m")) <= 5
     assert {"human", "filtered_web", "curated_synthetic"} <= set(manifest["mixing"]["components"])
     assert (out / "report.html").stat().st_size > 10_000 and (out / "report.json").exists()
-    printed = capsys.readouterr().out
-    assert "ledger:" in printed and "[balanced]" in printed
+    # no document records where the output folder is (issue 14: the demo is reproducible)
+    sources = {s for shard in shards for s in pq.read_table(shard).column("source").to_pylist()}
+    assert sources and not [s for s in sources if str(out) in s]
+
+
+def test_demo_gives_identical_shards_on_another_run_and_output_path(demo_run, tmp_path: Path):
+    first, _ = demo_run
+    second = tmp_path / "elsewhere" / "deeper" / "demo-b"
+    assert main(["demo", "--output", str(second)]) == 0
+    assert _shard_digests(second) == _shard_digests(first) != {}
+    ledger_a = json.loads((first / "manifest.json").read_text())["ledger"]
+    ledger_b = json.loads((second / "manifest.json").read_text())["ledger"]
+    assert ledger_a == ledger_b
+
+
+def test_demo_refuses_a_finished_run_without_overwrite(tmp_path: Path, capsys):
+    out = tmp_path / "finished"
+    (out / "corpus").mkdir(parents=True)
+    (out / "manifest.json").write_text('{"ledger": {"balanced": true}}')
+    (out / "corpus" / "part-00000-of-00001.parquet").write_bytes(b"a user's earlier corpus")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["demo", "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--overwrite" in err[0] and "finished run" in err[0]
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not (out / "_demo").exists()
