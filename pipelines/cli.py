@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "detector": ("tailguard.pipelines.detector_training", "run_detector", "train / evaluate the AI-text detector"),
     "reference": ("tailguard.pipelines.reference_cli", "run_reference", "build a collapse reference snapshot"),
     "collapse-bench": ("tailguard.pipelines.collapse_bench", "run_bench", "recursive-training collapse benchmark"),
+    "report": ("tailguard.pipelines.compare", "run_report", "compare collapse indicators across runs"),
 }
 
 
