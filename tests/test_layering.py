@@ -1,4 +1,12 @@
-"""The Beam-free core stays Beam-free: no module under filters/ imports apache_beam."""
+"""The layers contract: pipelines -> transforms -> filters, nothing upward.
+
+An equivalent of an import-linter "layers" contract, written as an AST walk over
+the tree because the import names (``tailguard.filters`` ...) are mapped from the
+folders by setup.py and import-linter would need the installed package to
+follow them.  Every import statement counts, including those inside functions
+(lazy imports are still dependencies).  Also: the Beam-free core stays Beam-free,
+and the Beam-free CLIs import no Beam.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-FILTERS = Path(__file__).resolve().parents[1] / "filters"
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FILTERS = REPO / "filters"
+# Layer -> the tailguard layers it must never import (pipelines may import everything below it).
+FORBIDDEN = {
+    "filters": ("tailguard.transforms", "tailguard.pipelines"),
+    "transforms": ("tailguard.pipelines",),
+    "configs": ("tailguard.filters", "tailguard.transforms", "tailguard.pipelines"),
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -53,3 +70,30 @@ def test_filters_only_import_downward():
         if any(n.startswith(("tailguard.transforms", "tailguard.pipelines")) for n in _imports(path))
     ]
     assert offenders == [], f"filters/ must not import transforms/ or pipelines/: {offenders}"
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layers_only_import_downward(layer: str) -> None:
+    offenders = sorted(
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in (REPO / layer).rglob("*.py")
+        for name in _imports(path)
+        if name.startswith(FORBIDDEN[layer])
+    )
+    assert offenders == [], f"{layer}/ must only import downward: {offenders}"
+
+
+def test_layers_contract_catches_an_upward_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from tailguard.pipelines.curate import run\n", encoding="utf-8")
+    assert any(name.startswith(FORBIDDEN["transforms"]) for name in _imports(bad))
+
+
+@pytest.mark.parametrize(
+    "module", ["tailguard.pipelines.detector_training", "tailguard.pipelines.reference_cli", "tailguard.pipelines.collapse_bench"]
+)
+def test_beam_free_clis_import_no_beam(module: str) -> None:
+    code = f"import sys, {module}\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'apache_beam')[:3])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"{module} imports Beam: {out.stdout}"
+

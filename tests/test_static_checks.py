@@ -1,4 +1,4 @@
-"""The checks CI runs besides behaviour: ruff (lint + import order) and mypy (typed defs) are clean."""
+"""The checks CI runs besides behaviour: ruff (lint + import order + format) and mypy (typed defs) are clean."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def _tool(name: str) -> str:
 
 def test_ruff_reports_nothing():
     out = subprocess.run([_tool("ruff"), "check", "."], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_format_check_passes():
+    # One format for the whole tree; `ruff format .` fixes it (run it in a commit of its own).
+    out = subprocess.run([_tool("ruff"), "format", "--check", "."], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
 

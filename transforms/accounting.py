@@ -258,6 +258,7 @@ def apply_stage_fn(
     fn: beam.DoFn,
     *side_inputs: Any,
     extra_tags: tuple[str, ...] = (),
+    main_type: Any = Document,
 ) -> StageOutputs:
     """Apply a stage DoFn with ``rejected`` and dead-letter outputs.
 
@@ -276,12 +277,14 @@ def apply_stage_fn(
         extra_tags: Further tagged outputs of ``fn`` to return in
             :attr:`StageOutputs.extra` (e.g. the reader's ``input_count``, or
             per-document decisions a stage aggregates into its manifest section).
+        main_type: Element type of the main output (Documents, unless the DoFn
+            is an inner step of a stage that hands something else on).
 
     Returns:
         The stage's :class:`StageOutputs`, always the same shape.
     """
     types = {REJECTED: Rejection, DEAD_LETTER: DeadLetter, **{tag: Any for tag in extra_tags}}
-    pardo = beam.ParDo(fn, *side_inputs).with_output_types(Any, **types)
+    pardo = beam.ParDo(fn, *side_inputs).with_output_types(main_type, **types)
     outs = pcoll | label >> pardo.with_outputs(
         REJECTED, DEAD_LETTER, *extra_tags, main=MAIN
     ).with_exception_handling(main_tag=MAIN, dead_letter_tag=_ERRORS)

@@ -129,6 +129,8 @@ class _DecideFn(beam.DoFn):
         yield out
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class DecideAIContent(beam.PTransform):
     """Stage ``decide_ai``: drop / tag / down-weight documents whose stored ai_score is over the threshold."""
 

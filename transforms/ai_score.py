@@ -149,6 +149,8 @@ class _ScoreBatchFn(beam.DoFn):
             yield doc
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class ScoreAIContent(beam.PTransform):
     """Stage ``detect_ai``: add ``ai_score`` and ``detector_scores`` to every document."""
 

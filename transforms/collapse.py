@@ -162,6 +162,8 @@ def _summary(groups: list[tuple[str, dict[str, Any]]], config: CollapseConfig, r
     )
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class MeasureCollapse(beam.PTransform):
     """Compute collapse indicators of the final documents and write ``_work/stats/collapse.json``.
 

@@ -208,6 +208,8 @@ class _ApplyExactFn(beam.DoFn):
             yield evolve(doc, lineage={EXACT_STAGE: lineage})
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class DedupExact(beam.PTransform):
     """Drop exact duplicates: WARC revisits, repeated URLs, payload digests, normalised text.
 

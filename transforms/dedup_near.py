@@ -347,6 +347,8 @@ class _StatsJsonFn(beam.DoFn):
         yield json.dumps(out, sort_keys=True)
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class DedupNearDuplicates(beam.PTransform):
     """Remove near-duplicates with MinHash LSH and distributed connected components.
 

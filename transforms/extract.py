@@ -103,6 +103,8 @@ class _ExtractTextFn(beam.DoFn):
         yield emit_verdict(STAGE, doc, judge_normalized_text(doc.text, self._config.min_chars, lineage), self._inc)
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class ExtractText(beam.PTransform):
     """Turn HTML into normalised main text (and normalise text documents).
 

@@ -74,6 +74,8 @@ class _IdentifyLanguageFn(beam.DoFn):
         yield emit_verdict(STAGE, doc, verdict, self._inc)
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class IdentifyLanguage(beam.PTransform):
     """Identify each document's language and keep the allowed ones.
 

@@ -419,6 +419,8 @@ def _report(tally: MixTally, cfg: MixConfig, plan: MixPlan) -> str:
     return json.dumps(report, sort_keys=True)
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class MixByTokens(beam.PTransform):
     """Sample documents so that each component gets its target share of tokens (stage ``mix``).
 
@@ -445,7 +447,8 @@ class MixByTokens(beam.PTransform):
 
     def expand(self, docs: PCollection) -> StageOutputs:
         cfg = self._config
-        prepared = apply_stage_fn(docs, "PrepareMix", STAGE, _PrepareMixFn(cfg))
+        # (doc, component, base weight, oov share) tuples, not Documents, until DecideCopies.
+        prepared = apply_stage_fn(docs, "PrepareMix", STAGE, _PrepareMixFn(cfg), main_type=Any)
         # (doc, component, weight_q, oov)
         candidates = prepared.docs
         languages = (

@@ -153,6 +153,8 @@ class _ApplyQualityRulesFn(beam.DoFn):
         yield emit_verdict(STAGE, doc, keep("kept"), self._inc, quality=signals)
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class ApplyQualityRules(beam.PTransform):
     """Drop documents that fail the URL blocklist or a Gopher / C4 / FineWeb rule.
 

@@ -147,6 +147,8 @@ def _sum_pairs(values: Any) -> tuple[int, int]:
     return docs, tokens
 
 
+# Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
 class AssignTier(beam.PTransform):
     """Give every document a provenance tier (stage ``tiers``) and write the tier summary.
 

@@ -149,6 +149,9 @@ def _copies(doc: Document, seed: int, num_shards: int) -> Iterator[tuple[int, tu
         yield shard_of(doc.id, seed, num_shards, copy), (stable_hash64("order", seed, doc.id, copy), doc)
 
 
+# Typed, so that wiring anything but Documents into the writer fails while the pipeline is built.
+@beam.typehints.with_input_types(Document)
+@beam.typehints.with_output_types(str)
 class WriteCorpus(beam.PTransform):
     """Write Documents as ``num_shards`` deterministic shards under ``OUTPUT/corpus/``.
 
