@@ -30,6 +30,7 @@ __all__ = [
     "Provenance",
     "derive_id",
     "domain_of",
+    "namespaced_id",
     "evolve",
 ]
 
@@ -303,3 +304,23 @@ def evolve(doc: Document, **changes: Any) -> Document:
         if name in changes:
             changes[name] = {**getattr(doc, name), **changes[name]}
     return dataclasses.replace(doc, **changes)
+
+
+def namespaced_id(doc_id: str, source: str, position: int | None) -> str:
+    """Return the id a document gets when its own ``id`` is not unique in the run.
+
+    Per-file integer ids and overlapping dumps repeat ids; stages key on ``id``
+    (exact dedup, the near-dedup join, mixing), so every occurrence of a
+    repeated id is renamed — none keeps it, so the choice never depends on the
+    order records arrive in — to the id followed by a digest of where the
+    record was read.  The original stays in ``provenance.record_id``.
+
+    Args:
+        doc_id: The repeated id.
+        source: The input file of this occurrence.
+        position: Its line / row number or byte offset.
+
+    Returns:
+        ``"<doc_id>~<12 hex digits>"``, stable for the same file and position.
+    """
+    return f"{doc_id}~{derive_id(source, '' if position is None else position)[:12]}"
