@@ -71,7 +71,12 @@ def bench_ingest(warc: Path, extractor_name: str) -> dict[str, Any]:
     extractor = make_extractor(extractor_name)
     normalizer = TextNormalizer()
     model = LanguageIdentifier()
-    gq, gr, c4, fw = GopherQualityConfig(), GopherRepetitionConfig(), C4Config(require_terminal_punctuation=False), FineWebConfig()
+    gq, gr, c4, fw = (
+        GopherQualityConfig(),
+        GopherRepetitionConfig(),
+        C4Config(require_terminal_punctuation=False),
+        FineWebConfig(),
+    )
     seconds: Counter[str] = Counter()
     entered: Counter[str] = Counter()
     drops: Counter[str] = Counter()

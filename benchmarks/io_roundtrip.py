@@ -24,8 +24,10 @@ import zstandard
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import emit, measure_in_subprocess  # noqa: E402
 
-_WORDS = ("the of and to in is was for on that with as by at from his her it an be this are which or "
-          "history river model corpus crawl signal token harbour lantern meadow quartz velvet").split()
+_WORDS = (
+    "the of and to in is was for on that with as by at from his her it an be this are which or "
+    "history river model corpus crawl signal token harbour lantern meadow quartz velvet"
+).split()
 
 
 def make_input(path: Path, n: int, seed: int = 0) -> int:
@@ -65,34 +67,42 @@ def main() -> None:
             size = make_input(src, n)
             for mode in ("single", "resumable"):
                 config = Path(tmp) / f"config-{mode}.yaml"
-                config.write_text(yaml.safe_dump({
-                    "pipeline": {"runner": "FnApiRunner"},
-                    "write": {"format": "parquet", "num_shards": 4},
-                    "resume": {"enabled": mode == "resumable"},
-                    "collapse": {"enabled": False},
-                    **{spec.name: {"enabled": False} for spec in STAGES},
-                }))
+                config.write_text(
+                    yaml.safe_dump(
+                        {
+                            "pipeline": {"runner": "FnApiRunner"},
+                            "write": {"format": "parquet", "num_shards": 4},
+                            "resume": {"enabled": mode == "resumable"},
+                            "collapse": {"enabled": False},
+                            **{spec.name: {"enabled": False} for spec in STAGES},
+                        }
+                    )
+                )
                 out = measure_in_subprocess(run_pipeline, str(src), str(Path(tmp) / f"out-{n}-{mode}"), str(config))
                 ledger = out["result"]["ledger"]
-                results.append({
-                    "docs": n,
-                    "mode": mode,
-                    "input_mb": round(size / 1e6, 2),
-                    "seconds": round(out["seconds"], 2),
-                    "records_per_s": round(n / out["seconds"]),
-                    "mb_per_s": round(size / 1e6 / out["seconds"], 2),
-                    "peak_rss_mb": out["peak_rss_mb"],
-                    "ledger_balanced": ledger["balanced"],
-                    "kept": ledger["kept"],
-                })
+                results.append(
+                    {
+                        "docs": n,
+                        "mode": mode,
+                        "input_mb": round(size / 1e6, 2),
+                        "seconds": round(out["seconds"], 2),
+                        "records_per_s": round(n / out["seconds"]),
+                        "mb_per_s": round(size / 1e6 / out["seconds"], 2),
+                        "peak_rss_mb": out["peak_rss_mb"],
+                        "ledger_balanced": ledger["balanced"],
+                        "kept": ledger["kept"],
+                    }
+                )
                 print(f"io_roundtrip: {n} docs ({mode}) done in {out['seconds']:.1f}s", file=sys.stderr)
-    emit({
-        "benchmark": "io_roundtrip",
-        "what": "read JSONL.zst -> Document -> write 4 Parquet shards, FnApiRunner in_memory, 1 process; "
-        "single = one pipeline, resumable = ingest checkpoint + curate phase (the default: data written twice)",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "results": results,
-    })
+    emit(
+        {
+            "benchmark": "io_roundtrip",
+            "what": "read JSONL.zst -> Document -> write 4 Parquet shards, FnApiRunner in_memory, 1 process; "
+            "single = one pipeline, resumable = ingest checkpoint + curate phase (the default: data written twice)",
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "results": results,
+        }
+    )
 
 
 if __name__ == "__main__":

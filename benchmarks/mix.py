@@ -44,13 +44,7 @@ def _facts(n: int) -> list[tuple[str, str, int, float, bool]]:
     for i in range(n):
         h = stable_hash64("bench", i)
         pick = (h % 1000) / 1000
-        component = (
-            "human"
-            if pick < POOLS["human"]
-            else "filtered_web"
-            if pick < 0.9
-            else "curated_synthetic"
-        )
+        component = "human" if pick < POOLS["human"] else "filtered_web" if pick < 0.9 else "curated_synthetic"
         tokens = 20 + (h >> 10) % 1981
         weight = 0.5 + ((h >> 30) % 101) / 100
         rare = component == "human" and (h >> 40) % 20 == 0
@@ -61,9 +55,7 @@ def _facts(n: int) -> list[tuple[str, str, int, float, bool]]:
 def _components() -> Any:
     from tailguard.filters.mixing import ComponentSpec
 
-    return tuple(
-        ComponentSpec(name, share, tiers=(name,)) for name, share in SHARES.items()
-    )
+    return tuple(ComponentSpec(name, share, tiers=(name,)) for name, share in SHARES.items())
 
 
 def _shares(tokens: dict[str, int]) -> dict[str, float]:
@@ -81,32 +73,21 @@ def run_core(n: int) -> dict[str, Any]:
         quantise,
     )
 
-    items = [
-        MixItem(i, c, t, quantise(w, WEIGHT_SCALE), RARITY_SCALE if r else 0)
-        for i, c, t, w, r in _facts(n)
-    ]
+    items = [MixItem(i, c, t, quantise(w, WEIGHT_SCALE), RARITY_SCALE if r else 0) for i, c, t, w, r in _facts(n)]
     start = time.perf_counter()
-    plan, copies = mix_in_memory(
-        items, _components(), seed=0, default_max_repeats=4, rarity=RarityOptions()
-    )
+    plan, copies = mix_in_memory(items, _components(), seed=0, default_max_repeats=4, rarity=RarityOptions())
     seconds = time.perf_counter() - start
     tokens: dict[str, int] = {}
     for item in items:
-        tokens[item.component] = (
-            tokens.get(item.component, 0) + item.tokens * copies[item.id]
-        )
+        tokens[item.component] = tokens.get(item.component, 0) + item.tokens * copies[item.id]
     realised = _shares(tokens)
     return {
         "docs": n,
         "mix_seconds": round(seconds, 3),
         "docs_per_s": round(n / seconds),
         "realized_token_share": {k: round(v, 6) for k, v in realised.items()},
-        "max_abs_share_error": max(
-            abs(realised[k] - plan.shares[k]) for k in plan.shares
-        ),
-        "max_abs_token_error_vs_target": max(
-            abs(tokens[k] - plan.targets[k]) for k in plan.targets
-        ),
+        "max_abs_share_error": max(abs(realised[k] - plan.shares[k]) for k in plan.shares),
+        "max_abs_token_error_vs_target": max(abs(tokens[k] - plan.targets[k]) for k in plan.targets),
         "total_tokens": sum(tokens.values()),
         "gamma": plan.gamma,
         "tail": plan.tail,
@@ -135,16 +116,10 @@ def run_beam(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as out:
         # "gd" is 2 % of documents: rare below a 5 % token share.
         rarity = RarityOptions(rare_language_share=0.05)
-        config = MixConfig(
-            components=_components(), tokenizer="estimate", rarity=rarity
-        )
+        config = MixConfig(components=_components(), tokenizer="estimate", rarity=rarity)
         start = time.perf_counter()
         with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-            _ = (
-                p
-                | beam.Create(docs, reshuffle=False)
-                | MixByTokens(config, out, seed=0, num_shards=16)
-            )
+            _ = p | beam.Create(docs, reshuffle=False) | MixByTokens(config, out, seed=0, num_shards=16)
         seconds = time.perf_counter() - start
         report = json.loads((Path(out) / "_work" / "stats" / "mixing.json").read_text())
     return {
@@ -199,9 +174,7 @@ def run_tokenizers() -> dict[str, Any]:
             "docs_per_s": round(len(paragraphs) / seconds),
             "mb_per_s": round(out["chars"] / seconds / 1e6, 2),
         }
-    out["estimate_over_cl100k"] = round(
-        out["estimate"]["tokens"] / out["cl100k"]["tokens"], 4
-    )
+    out["estimate_over_cl100k"] = round(out["estimate"]["tokens"] / out["cl100k"]["tokens"], 4)
     return out
 
 

@@ -35,9 +35,7 @@ __all__ = [
 
 ExtractorName = Literal["trafilatura", "resiliparse"]
 EXTRACTORS: tuple[str, ...] = ("trafilatura", "resiliparse")
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE
-)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
 _SNIFF_BYTES = 4096
 
 
@@ -206,4 +204,3 @@ def judge_normalized_text(text: str, min_chars: int, lineage: str) -> Verdict:
     if len(text) < min_chars:
         return drop("too_short", f"{len(text)} < {min_chars}")
     return keep(lineage)
-

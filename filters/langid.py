@@ -71,10 +71,7 @@ class LanguageIdentifier:
         if not line:
             return [LanguageGuess("und", 0.0)]
         pairs = self._model.f.predict(line + "\n", k, 0.0, "strict")
-        return [
-            LanguageGuess(label.removeprefix(_LABEL_PREFIX), min(1.0, float(prob)))
-            for prob, label in pairs
-        ]
+        return [LanguageGuess(label.removeprefix(_LABEL_PREFIX), min(1.0, float(prob))) for prob, label in pairs]
 
     def identify(self, text: str) -> LanguageGuess:
         """Return the single most likely language of ``text``."""
@@ -98,4 +95,3 @@ def judge_language(guess: LanguageGuess, allowed: frozenset[str], min_score: flo
     if guess.score < min_score:
         return drop("low_language_score", f"{guess.lang} {guess.score:.3f} < {min_score}")
     return keep(f"{guess.lang}:{guess.score:.3f}")
-

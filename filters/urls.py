@@ -43,17 +43,11 @@ def normalize_url(url: str) -> str:
     host = (parts.hostname or "").rstrip(".")
     netloc = host
     if parts.username:
-        netloc = (
-            f"{parts.username}{':' + parts.password if parts.password else ''}@{host}"
-        )
+        netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{host}"
     if port is not None and _DEFAULT_PORTS.get(scheme) != port:
         netloc += f":{port}"
     query = urlencode(
-        sorted(
-            (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not _TRACKING.match(k)
-        )
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
     )
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
@@ -119,10 +113,6 @@ class UrlBlocklist:
                 return UrlVerdict(True, candidate)
         normalized = normalize_url(url)
         for entry, pattern in self._regexes:
-            if (
-                pattern.search(normalized)
-                if entry.startswith("re:")
-                else pattern.match(normalized)
-            ):
+            if pattern.search(normalized) if entry.startswith("re:") else pattern.match(normalized):
                 return UrlVerdict(True, entry)
         return UrlVerdict(False)

@@ -21,7 +21,11 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("tailguard.pipelines.curate", "run", "run the curation pipeline on your inputs"),
     "demo": ("tailguard.pipelines.demo", "run_demo", "run the whole pipeline on the embedded sample"),
-    "finalize": ("tailguard.pipelines.curate", "finalize", "write manifest + report after a job submitted without waiting"),
+    "finalize": (
+        "tailguard.pipelines.curate",
+        "finalize",
+        "write manifest + report after a job submitted without waiting",
+    ),
     "detector": ("tailguard.pipelines.detector_training", "run_detector", "train / evaluate the AI-text detector"),
     "reference": ("tailguard.pipelines.reference_cli", "run_reference", "build a collapse reference snapshot"),
     "collapse-bench": ("tailguard.pipelines.collapse_bench", "run_bench", "recursive-training collapse benchmark"),
@@ -46,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"tailguard: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     for noisy in ("apache_beam", "urllib3", "google"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     module_name, func_name, _ = COMMANDS[command]

@@ -121,7 +121,9 @@ def _delete(*paths: str) -> None:
 def _prepare_output(layout: OutputLayout, overwrite: bool, keep_ingest: bool) -> None:
     if FileSystems.exists(layout.manifest):
         if not overwrite:
-            raise ConfigError(f"{layout.root} already holds a finished run (manifest.json); pass --overwrite to replace it")
+            raise ConfigError(
+                f"{layout.root} already holds a finished run (manifest.json); pass --overwrite to replace it"
+            )
         _delete(*layout.owned_top_level())
         return
     # An interrupted run: its final outputs are rebuilt; completed ingest batches are reused.
@@ -246,12 +248,19 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
     options = PipelineOptions([*cfg.pipeline.beam_args(), *beam_args])
     unfilled = sorted(k for k, v in options.get_all_options().items() if isinstance(v, str) and "FILL" in v)
     if unfilled:
-        raise ConfigError(f"pipeline options still hold FILL placeholders: {', '.join(unfilled)} (set them in the "
-                          "config or on the command line, e.g. --project=my-project)")
+        raise ConfigError(
+            f"pipeline options still hold FILL placeholders: {', '.join(unfilled)} (set them in the "
+            "config or on the command line, e.g. --project=my-project)"
+        )
     total_bytes = sum(size for _, size in files)
     context = RunContext(layout, cfg.seed, cfg.write.resolve_shards(total_bytes))
-    _LOG.info("tailguard run: %d input file(s), %.1f MB -> %s (%d shards)", len(files), total_bytes / 1e6,
-              cfg.output, context.num_shards)
+    _LOG.info(
+        "tailguard run: %d input file(s), %.1f MB -> %s (%d shards)",
+        len(files),
+        total_bytes / 1e6,
+        cfg.output,
+        context.num_shards,
+    )
     if cfg.resume.enabled:
         results, batches = _run_resumable(cfg, options, files)
         _collect_side_outputs(layout, batches)

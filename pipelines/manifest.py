@@ -174,8 +174,11 @@ def build_manifest(
         },
         "ledger": ledger_from_counts(counts, stage_order),
         "counters": _merge_counters(results),
-        "run": {"mode": "resumable" if ingest_dirs else "single", "ingest_batches": len(ingest_dirs),
-                "pipelines_run": len(results)},
+        "run": {
+            "mode": "resumable" if ingest_dirs else "single",
+            "ingest_batches": len(ingest_dirs),
+            "pipelines_run": len(results),
+        },
     }
     if FileSystems.exists(out.stats_dir):
         # One manifest section per statistics file a stage wrote (dedup_near, tiers, mixing, collapse ...).
@@ -229,5 +232,8 @@ def print_summary(manifest: Manifest, output_dir: str, stream: TextIO | None = N
     )
     outputs = data["outputs"]
     layout = OutputLayout(output_dir)
-    print(f"corpus: {outputs['records']:,} rows in {outputs['num_shards']} shard(s) under {layout.corpus_dir}", file=stream)
+    print(
+        f"corpus: {outputs['records']:,} rows in {outputs['num_shards']} shard(s) under {layout.corpus_dir}",
+        file=stream,
+    )
     print(f"manifest: {layout.manifest}", file=stream)

@@ -53,7 +53,9 @@ def run_reference(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="tailguard reference", description="Build a collapse reference snapshot.")
     sub = parser.add_subparsers(dest="action", required=True)
     build = sub.add_parser("build", help="build a snapshot from human text")
-    build.add_argument("--input", action="append", required=True, help="glob of .txt/.md/.jsonl[.gz] files, or corpus:NAME")
+    build.add_argument(
+        "--input", action="append", required=True, help="glob of .txt/.md/.jsonl[.gz] files, or corpus:NAME"
+    )
     build.add_argument("--out", required=True, help="output directory of the snapshot")
     args = parser.parse_args(list(argv))
     texts = [t for pattern in args.input for t in _texts(pattern)]
@@ -61,8 +63,22 @@ def run_reference(argv: Sequence[str]) -> int:
         raise ConfigError("the inputs hold no text")
     ref = build_reference(texts, sources=args.input)
     path = save_reference(ref, args.out)
-    _LOG.info("reference %s: %d documents, %d tokens, %d types -> %s", ref.snapshot_id, len(texts),
-              sum(ref.counts.values()), len(ref.counts), path)
-    print(json.dumps({"snapshot_id": ref.snapshot_id, "path": str(path), "types": len(ref.counts),
-                      "tokens": sum(ref.counts.values())}))
+    _LOG.info(
+        "reference %s: %d documents, %d tokens, %d types -> %s",
+        ref.snapshot_id,
+        len(texts),
+        sum(ref.counts.values()),
+        len(ref.counts),
+        path,
+    )
+    print(
+        json.dumps(
+            {
+                "snapshot_id": ref.snapshot_id,
+                "path": str(path),
+                "types": len(ref.counts),
+                "tokens": sum(ref.counts.values()),
+            }
+        )
+    )
     return 0

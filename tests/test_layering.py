@@ -90,10 +90,14 @@ def test_layers_contract_catches_an_upward_import(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["tailguard.pipelines.detector_training", "tailguard.pipelines.reference_cli", "tailguard.pipelines.collapse_bench"]
+    "module",
+    [
+        "tailguard.pipelines.detector_training",
+        "tailguard.pipelines.reference_cli",
+        "tailguard.pipelines.collapse_bench",
+    ],
 )
 def test_beam_free_clis_import_no_beam(module: str) -> None:
     code = f"import sys, {module}\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'apache_beam')[:3])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", f"{module} imports Beam: {out.stdout}"
-

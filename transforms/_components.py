@@ -167,9 +167,8 @@ class ConnectedComponents(beam.PTransform):
             | "GroupParents" >> beam.GroupByKey()
             | "ChildParents" >> beam.ParDo(_ChildParentsFn())
             | "GroupByParent" >> beam.GroupByKey()
-            | "Settle" >> beam.ParDo(_SettleFn(self._on_unconverged, self._max_rounds)).with_outputs(
-                _STATS, main="assigned"
-            )
+            | "Settle"
+            >> beam.ParDo(_SettleFn(self._on_unconverged, self._max_rounds)).with_outputs(_STATS, main="assigned")
         )
         stats.append(settled[_STATS])
         return settled.assigned, stats

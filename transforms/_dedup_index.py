@@ -98,7 +98,8 @@ class WriteDedupIndex(beam.PTransform):
         return (
             counts
             | "CountEntries" >> beam.CombineGlobally(sum)
-            | "Meta" >> beam.Map(lambda n: json.dumps(index_meta(meta[0], meta[1], meta[2], meta[3], n), sort_keys=True))
+            | "Meta"
+            >> beam.Map(lambda n: json.dumps(index_meta(meta[0], meta[1], meta[2], meta[3], n), sort_keys=True))
             | "WriteMeta" >> WriteJsonFile(join_path(self._directory, _META))
         )
 

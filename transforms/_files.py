@@ -67,7 +67,6 @@ def local_copy(path: str, names: Sequence[str] = ()) -> str:
     return local_dir if names else os.path.join(local_dir, sources[0].rstrip("/").rsplit("/", 1)[-1])
 
 
-
 class WriteJsonFile(beam.PTransform):
     """Write a PCollection of JSON lines to exactly one (possibly empty) file at ``path``."""
 

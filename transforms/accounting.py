@@ -225,7 +225,12 @@ def _to_dead_letter(stage: str) -> Callable[[Any], DeadLetter]:
         element, (exc_type, exc_value, tb) = bad
         source, position, doc_id, snippet = "", None, None, ""
         if isinstance(element, Document):
-            source, position, doc_id, snippet = element.source, element.provenance.position, element.id, element.text[:200]
+            source, position, doc_id, snippet = (
+                element.source,
+                element.provenance.position,
+                element.id,
+                element.text[:200],
+            )
         elif hasattr(element, "metadata") and hasattr(element.metadata, "path"):  # fileio.ReadableFile
             source = element.metadata.path
         else:
@@ -285,9 +290,9 @@ def apply_stage_fn(
     """
     types = {REJECTED: Rejection, DEAD_LETTER: DeadLetter, **{tag: Any for tag in extra_tags}}
     pardo = beam.ParDo(fn, *side_inputs).with_output_types(main_type, **types)
-    outs = pcoll | label >> pardo.with_outputs(
-        REJECTED, DEAD_LETTER, *extra_tags, main=MAIN
-    ).with_exception_handling(main_tag=MAIN, dead_letter_tag=_ERRORS)
+    outs = pcoll | label >> pardo.with_outputs(REJECTED, DEAD_LETTER, *extra_tags, main=MAIN).with_exception_handling(
+        main_tag=MAIN, dead_letter_tag=_ERRORS
+    )
     raised = (
         outs[_ERRORS]
         | f"{label}ToDeadLetter" >> beam.Map(_to_dead_letter(stage))

@@ -74,9 +74,7 @@ class DecideAIConfig:
             raise ValueError("downweight_factor must be in [0, 1]")
         if self.enabled and self.threshold is None:
             if not self.model_dir:
-                raise ValueError(
-                    "decide_ai needs either threshold or model_dir (for the calibrated threshold)"
-                )
+                raise ValueError("decide_ai needs either threshold or model_dir (for the calibrated threshold)")
             if not file_exists(self.model_dir, MODEL_FILE):
                 raise ValueError(f"model_dir {self.model_dir!r} holds no {MODEL_FILE}")
 
@@ -140,6 +138,4 @@ class DecideAIContent(beam.PTransform):
         self._threshold = config.resolve_threshold()
 
     def expand(self, docs: PCollection[Document]) -> StageOutputs:
-        return apply_stage_fn(
-            docs, "Decide", DECIDE_STAGE, _DecideFn(self._config, self._threshold)
-        )
+        return apply_stage_fn(docs, "Decide", DECIDE_STAGE, _DecideFn(self._config, self._threshold))

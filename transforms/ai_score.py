@@ -75,21 +75,15 @@ class ScoreAIConfig:
                 "model_dir is required when detect_ai is enabled (train one with `tailguard detector train`)"
             )
         if not file_exists(self.model_dir, MODEL_FILE):
-            raise ValueError(
-                f"model_dir {self.model_dir!r} holds no {MODEL_FILE}: not a trained detector model"
-            )
+            raise ValueError(f"model_dir {self.model_dir!r} holds no {MODEL_FILE}: not a trained detector model")
         if "://" not in self.model_dir:
-            read_model_info(
-                self.model_dir
-            )  # format check at launch, not on the workers
+            read_model_info(self.model_dir)  # format check at launch, not on the workers
 
 
 class _ScoreBatchFn(beam.DoFn):
     """Score a batch of documents; on a batch failure score one by one and dead-letter the failures."""
 
-    def __init__(
-        self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None
-    ) -> None:
+    def __init__(self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None) -> None:
         self._config = config
         self._scorer_factory = scorer_factory
 
@@ -98,15 +92,9 @@ class _ScoreBatchFn(beam.DoFn):
         if self._scorer_factory is not None:
             self._detector = self._scorer_factory()
         else:
-            self._detector = load_detector(
-                localize_model_dir(self._config.model_dir, open_file, list_dir)
-            )
+            self._detector = load_detector(localize_model_dir(self._config.model_dir, open_file, list_dir))
         self._watermark = (
-            WatermarkDetector(
-                WatermarkConfig(
-                    self._config.watermark_key, self._config.watermark_gamma
-                )
-            )
+            WatermarkDetector(WatermarkConfig(self._config.watermark_key, self._config.watermark_gamma))
             if self._config.watermark_key
             else None
         )
@@ -154,9 +142,7 @@ class _ScoreBatchFn(beam.DoFn):
 class ScoreAIContent(beam.PTransform):
     """Stage ``detect_ai``: add ``ai_score`` and ``detector_scores`` to every document."""
 
-    def __init__(
-        self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None
-    ) -> None:
+    def __init__(self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None) -> None:
         """Args:
         config: Stage options.
         scorer_factory: Builds the batch scorer on each worker instead of loading ``model_dir``

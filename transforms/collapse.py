@@ -151,7 +151,11 @@ def _summary(groups: list[tuple[str, dict[str, Any]]], config: CollapseConfig, r
         {
             "reference": config.reference,
             "reference_snapshot": ref_id,
-            "settings": {"sample_tokens": config.sample_tokens, "seed": config.seed, "ai_threshold": config.ai_threshold},
+            "settings": {
+                "sample_tokens": config.sample_tokens,
+                "seed": config.seed,
+                "ai_threshold": config.ai_threshold,
+            },
             "alarm_rules": [list(r) for r in config.alarms],
             "groups": by_group,
             "alarms": check_alarms(

@@ -91,7 +91,9 @@ class _ExactKeysFn(beam.DoFn):
         label = document_label(doc, cfg.tier_preference, cfg.quality_key, cfg.survivor_order)
         prov = doc.provenance
         if cfg.drop_revisits and prov.record_type == "revisit":
-            yield TaggedOutput(_VERDICT, (doc.id, ("exact_duplicate", f"revisit_of:{prov.revisit_of or prov.payload_digest}")))
+            yield TaggedOutput(
+                _VERDICT, (doc.id, ("exact_duplicate", f"revisit_of:{prov.revisit_of or prov.payload_digest}"))
+            )
             return
         url = normalize_url(doc.url) if (cfg.by_url and doc.url) else None
         digest = prov.payload_digest if cfg.by_payload_digest else None
@@ -243,7 +245,8 @@ class DedupExact(beam.PTransform):
             picked = (
                 routed.keyed
                 | f"GroupBy{name}" >> beam.GroupByKey()
-                | f"Pick{name}Survivor" >> beam.ParDo(_PickSurvivorFn(reason, latest)).with_outputs(_VERDICT, main="kept")
+                | f"Pick{name}Survivor"
+                >> beam.ParDo(_PickSurvivorFn(reason, latest)).with_outputs(_VERDICT, main="kept")
             )
             verdicts.append(picked[_VERDICT])
             records = (picked.kept, routed.unkeyed) | f"{name}Survivors" >> beam.Flatten()

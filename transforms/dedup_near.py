@@ -380,7 +380,8 @@ class DedupNearDuplicates(beam.PTransform):
         signed = (
             docs
             | "BatchForSigning" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.batch_size)
-            | "Sign" >> beam.ParDo(_SignBatchFn(cfg, params), shards=AsSingleton(shards)).with_outputs(
+            | "Sign"
+            >> beam.ParDo(_SignBatchFn(cfg, params), shards=AsSingleton(shards)).with_outputs(
                 _STATS, _SIGS, main="bands"
             )
         )
@@ -388,7 +389,8 @@ class DedupNearDuplicates(beam.PTransform):
         buckets = (
             signed.bands
             | "GroupShards" >> beam.GroupByKey()
-            | "BucketsPerShard" >> beam.ParDo(_ShardBucketsFn(cfg.hot_bucket_cap, cfg.verify_jaccard)).with_outputs(
+            | "BucketsPerShard"
+            >> beam.ParDo(_ShardBucketsFn(cfg.hot_bucket_cap, cfg.verify_jaccard)).with_outputs(
                 _STATS, _EDGES, main="members"
             )
         )

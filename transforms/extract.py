@@ -61,9 +61,7 @@ class ExtractConfig:
 
     def __post_init__(self) -> None:
         if self.extractor not in EXTRACTORS:
-            raise ValueError(
-                f"extract.extractor must be one of {', '.join(EXTRACTORS)}, got {self.extractor!r}"
-            )
+            raise ValueError(f"extract.extractor must be one of {', '.join(EXTRACTORS)}, got {self.extractor!r}")
         if self.min_chars < 0:
             raise ValueError("extract.min_chars must be >= 0")
 
@@ -98,7 +96,10 @@ class _ExtractTextFn(beam.DoFn):
             self._inc("invisible_chars_removed", result.invisible_chars)
         if result.mojibake_fixed:
             self._inc("mojibake_fixed", 1)
-        signals = {"invisible_chars": float(result.invisible_chars), "mojibake_fixed": 1.0 if result.mojibake_fixed else 0.0}
+        signals = {
+            "invisible_chars": float(result.invisible_chars),
+            "mojibake_fixed": 1.0 if result.mojibake_fixed else 0.0,
+        }
         doc = evolve(doc, text=result.text, quality=signals)
         yield emit_verdict(STAGE, doc, judge_normalized_text(doc.text, self._config.min_chars, lineage), self._inc)
 
@@ -120,7 +121,5 @@ class ExtractText(beam.PTransform):
         self._config = config
 
     def expand(self, docs: PCollection) -> StageOutputs:
-        outputs: StageOutputs = apply_stage_fn(
-            docs, "ExtractAndNormalize", STAGE, _ExtractTextFn(self._config)
-        )
+        outputs: StageOutputs = apply_stage_fn(docs, "ExtractAndNormalize", STAGE, _ExtractTextFn(self._config))
         return outputs

@@ -91,7 +91,5 @@ class IdentifyLanguage(beam.PTransform):
         self._config = config
 
     def expand(self, docs: PCollection) -> StageOutputs:
-        outputs: StageOutputs = apply_stage_fn(
-            docs, "IdentifyLanguageFn", STAGE, _IdentifyLanguageFn(self._config)
-        )
+        outputs: StageOutputs = apply_stage_fn(docs, "IdentifyLanguageFn", STAGE, _IdentifyLanguageFn(self._config))
         return outputs

@@ -132,15 +132,11 @@ class MixConfig:
         if self.total_tokens < 0 or self.max_repeats < 1:
             raise ValueError("mix.total_tokens must be >= 0 and mix.max_repeats >= 1")
         if self.anchor_component and self.anchor_component not in names:
-            raise ValueError(
-                f"mix.anchor_component {self.anchor_component!r} is not a component ({names})"
-            )
+            raise ValueError(f"mix.anchor_component {self.anchor_component!r} is not a component ({names})")
         if self.dup_exponent < 0:
             raise ValueError("mix.dup_exponent must be >= 0")
         if self.tokenizer not in ("cl100k", "estimate"):
-            raise ValueError(
-                f"mix.tokenizer must be 'cl100k' or 'estimate', got {self.tokenizer!r}"
-            )
+            raise ValueError(f"mix.tokenizer must be 'cl100k' or 'estimate', got {self.tokenizer!r}")
 
 
 def _load_vocabulary(path: str) -> frozenset[str]:
@@ -177,14 +173,10 @@ class _PrepareMixFn(beam.DoFn):
             return
         if doc.tokens is None:
             doc = evolve(doc, tokens=self._tokens.count(doc.text))
-        weight = (
-            1.0 if doc.sample_weight is None else doc.sample_weight
-        ) * importance_weight(doc.ai_score, spec.importance_alpha)
-        if (
-            self._config.dup_exponent
-            and doc.dup_cluster_size
-            and doc.dup_cluster_size > 1
-        ):
+        weight = (1.0 if doc.sample_weight is None else doc.sample_weight) * importance_weight(
+            doc.ai_score, spec.importance_alpha
+        )
+        if self._config.dup_exponent and doc.dup_cluster_size and doc.dup_cluster_size > 1:
             weight *= doc.dup_cluster_size ** (-self._config.dup_exponent)
         # (doc, component, base weight fixed point, out-of-vocabulary share)
         yield (
@@ -209,9 +201,7 @@ class _ScoreRarityFn(beam.DoFn):
         domains: Any,
     ) -> Iterator[tuple[Document, MixItem]]:
         doc, component, weight_q, oov = element
-        domain_docs = (
-            domains.estimate(doc.domain) if self._use_domains and doc.domain else None
-        )
+        domain_docs = domains.estimate(doc.domain) if self._use_domains and doc.domain else None
         rarity, _ = rarity_score(
             self._options,
             language_share=languages.get(doc.lang) if doc.lang else None,
@@ -250,23 +240,18 @@ class _DecideCopiesFn(beam.DoFn):
     ) -> Iterator[Any]:
         doc, item = element
         weight_q = final_weight(item, plan.gamma)
-        events = doc_events(
-            item.id, plan.seed, weight_q, plan.max_repeats.get(item.component, 0)
-        )
-        copies = accept_copies(
-            item.id, events, boundaries.get(item.component), cutoffs.get(item.component)
-        )
+        events = doc_events(item.id, plan.seed, weight_q, plan.max_repeats.get(item.component, 0))
+        copies = accept_copies(item.id, events, boundaries.get(item.component), cutoffs.get(item.component))
         upweighted = weight_q > item.weight_q
         tail = item.rarity_q > 0 and item.rarity_q >= self._tail_q
-        shards = tuple(
-            shard_of(doc.id, self._shard_seed, self._num_shards, c)
-            for c in range(copies)
-        )
+        shards = tuple(shard_of(doc.id, self._shard_seed, self._num_shards, c) for c in range(copies))
         yield TaggedOutput(
             _DECISIONS,
             MixDecision(item.component, item.tokens, copies, upweighted, tail, shards),
         )
-        detail = f"component={item.component} weight={weight_q / WEIGHT_SCALE:.6g} rarity={item.rarity_q / RARITY_SCALE:.3g}"
+        detail = (
+            f"component={item.component} weight={weight_q / WEIGHT_SCALE:.6g} rarity={item.rarity_q / RARITY_SCALE:.3g}"
+        )
         if copies == 0:
             self._inc("downsampled")
             yield reject(STAGE, doc, "downsampled", detail)
@@ -274,7 +259,10 @@ class _DecideCopiesFn(beam.DoFn):
         self._inc("passed")
         self._inc(f"component:{item.component}")
         yield evolve(
-            doc, repeats=copies, sample_weight=weight_q / WEIGHT_SCALE, lineage={STAGE: f"kept copies={copies} {detail}"}
+            doc,
+            repeats=copies,
+            sample_weight=weight_q / WEIGHT_SCALE,
+            lineage={STAGE: f"kept copies={copies} {detail}"},
         )
 
 
@@ -348,14 +336,10 @@ def _language_shares(pairs: list[tuple[str, int]]) -> dict[str, float]:
     return {lang: tokens / total for lang, tokens in pairs} if total else {}
 
 
-def _events_to_buckets(
-    element: tuple[Document, MixItem], plan: MixPlan
-) -> Iterator[tuple[tuple[str, int], int]]:
+def _events_to_buckets(element: tuple[Document, MixItem], plan: MixPlan) -> Iterator[tuple[tuple[str, int], int]]:
     _, item = element
     weight_q = final_weight(item, plan.gamma)
-    for s in doc_events(
-        item.id, plan.seed, weight_q, plan.max_repeats.get(item.component, 0)
-    ):
+    for s in doc_events(item.id, plan.seed, weight_q, plan.max_repeats.get(item.component, 0)):
         yield (item.component, event_bucket(s)), item.tokens
 
 
@@ -367,39 +351,23 @@ def _boundary_events(
     if boundary is None or boundary.bucket is None:
         return
     weight_q = final_weight(item, plan.gamma)
-    for k, s in enumerate(
-        doc_events(
-            item.id, plan.seed, weight_q, plan.max_repeats.get(item.component, 0)
-        )
-    ):
+    for k, s in enumerate(doc_events(item.id, plan.seed, weight_q, plan.max_repeats.get(item.component, 0))):
         if event_bucket(s) == boundary.bucket:
             yield item.component, (s, item.id, k, item.tokens)
 
 
-def _boundaries(
-    buckets: list[tuple[tuple[str, int], int]], plan: MixPlan
-) -> dict[str, Boundary]:
+def _boundaries(buckets: list[tuple[tuple[str, int], int]], plan: MixPlan) -> dict[str, Boundary]:
     histograms: dict[str, dict[int, int]] = {}
     for (component, bucket), tokens in buckets:
         histograms.setdefault(component, {})[bucket] = tokens
-    return {
-        name: find_boundary(histograms.get(name, {}), target)
-        for name, target in plan.targets.items()
-    }
+    return {name: find_boundary(histograms.get(name, {}), target) for name, target in plan.targets.items()}
 
 
-def _cutoffs(
-    groups: list[tuple[str, Any]], boundaries: dict[str, Boundary]
-) -> dict[str, Any]:
-    return {
-        name: find_cutoff(list(events), boundaries[name].residual)
-        for name, events in groups
-    }
+def _cutoffs(groups: list[tuple[str, Any]], boundaries: dict[str, Boundary]) -> dict[str, Any]:
+    return {name: find_cutoff(list(events), boundaries[name].residual) for name, events in groups}
 
 
-def _plan(
-    totals: list[tuple[str, ComponentTotals]], cfg: MixConfig, seed: int
-) -> MixPlan:
+def _plan(totals: list[tuple[str, ComponentTotals]], cfg: MixConfig, seed: int) -> MixPlan:
     return plan_mix(
         dict(totals),
         cfg.components,
@@ -434,9 +402,7 @@ class MixByTokens(beam.PTransform):
         :class:`StageOutputs`.
     """
 
-    def __init__(
-        self, config: MixConfig, layout: OutputLayout, seed: int, num_shards: int
-    ) -> None:
+    def __init__(self, config: MixConfig, layout: OutputLayout, seed: int, num_shards: int) -> None:
         super().__init__()
         if num_shards <= 0:
             raise ValueError("MixByTokens needs num_shards > 0")
@@ -461,10 +427,7 @@ class MixByTokens(beam.PTransform):
         use_domains = cfg.rarity.rare_domain_docs > 0
         domains = (
             candidates
-            | "Domains"
-            >> beam.FlatMap(
-                lambda e: [e[0].domain] if use_domains and e[0].domain else []
-            )
+            | "Domains" >> beam.FlatMap(lambda e: [e[0].domain] if use_domains and e[0].domain else [])
             | "DomainSketch" >> beam.CombineGlobally(_SketchCombineFn())
         )
         # (doc, MixItem)
@@ -492,10 +455,7 @@ class MixByTokens(beam.PTransform):
         )
         cutoffs = (
             items
-            | "BoundaryEvents"
-            >> beam.FlatMap(
-                _boundary_events, AsSingleton(plan), AsSingleton(boundaries)
-            )
+            | "BoundaryEvents" >> beam.FlatMap(_boundary_events, AsSingleton(plan), AsSingleton(boundaries))
             | "GroupBoundaryEvents" >> beam.GroupByKey()
             | "CollectBoundaryEvents" >> beam.combiners.ToList()
             | "FindCutoffs" >> beam.Map(_cutoffs, AsSingleton(boundaries))
@@ -514,12 +474,9 @@ class MixByTokens(beam.PTransform):
         _ = (
             decided.extra[_DECISIONS]  # one decision record per document
             | "TallyDecisions"
-            >> beam.CombineGlobally(
-                _TallyCombineFn(self._num_shards, cfg.rarity.reference_component)
-            )
+            >> beam.CombineGlobally(_TallyCombineFn(self._num_shards, cfg.rarity.reference_component))
             | "MixingJson" >> beam.Map(_report, cfg, AsSingleton(plan))
-            | "WriteMixStats"
-            >> WriteJsonFile(self._layout.stats("mixing"))
+            | "WriteMixStats" >> WriteJsonFile(self._layout.stats("mixing"))
         )
         rejected = (prepared.rejected, decided.rejected) | "MixRejected" >> beam.Flatten()
         dead = (prepared.dead_letter, decided.dead_letter) | "MixDeadLetters" >> beam.Flatten()

@@ -69,9 +69,7 @@ class QualityConfig:
     languages: tuple[str, ...] = ()
     normalize_urls: bool = True
     url_blocklist_file: str = ""
-    gopher_repetition: GopherRepetitionConfig = field(
-        default_factory=GopherRepetitionConfig
-    )
+    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
     c4: C4Config = field(default_factory=C4Config)
     fineweb: FineWebConfig = field(default_factory=FineWebConfig)
@@ -86,9 +84,7 @@ class QualityConfig:
                     with open(path, encoding="utf-8"):
                         pass
                 except OSError as exc:
-                    raise ValueError(
-                        f"quality.{what}: cannot read {path}: {exc}"
-                    ) from exc
+                    raise ValueError(f"quality.{what}: cannot read {path}: {exc}") from exc
 
 
 class _ApplyQualityRulesFn(beam.DoFn):
@@ -102,14 +98,10 @@ class _ApplyQualityRulesFn(beam.DoFn):
         # Blocklist and bad-words files are read once per worker, from any Beam filesystem.
         cfg = self._config
         self._blocklist = (
-            UrlBlocklist(read_text(cfg.url_blocklist_file).splitlines())
-            if cfg.url_blocklist_file
-            else None
+            UrlBlocklist(read_text(cfg.url_blocklist_file).splitlines()) if cfg.url_blocklist_file else None
         )
         self._bad_words = (
-            parse_bad_words(read_text(cfg.c4.bad_words_file).splitlines())
-            if cfg.c4.bad_words_file
-            else frozenset()
+            parse_bad_words(read_text(cfg.c4.bad_words_file).splitlines()) if cfg.c4.bad_words_file else frozenset()
         )
         self._inc = make_counter(STAGE)
 
@@ -170,7 +162,5 @@ class ApplyQualityRules(beam.PTransform):
         self._config = config
 
     def expand(self, docs: PCollection) -> StageOutputs:
-        outputs: StageOutputs = apply_stage_fn(
-            docs, "ApplyRules", STAGE, _ApplyQualityRulesFn(self._config)
-        )
+        outputs: StageOutputs = apply_stage_fn(docs, "ApplyRules", STAGE, _ApplyQualityRulesFn(self._config))
         return outputs

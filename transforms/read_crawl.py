@@ -200,7 +200,10 @@ class ReadCrawl(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
         )
         outputs = apply_stage_fn(
-            files, "ParseFiles", READ_STAGE, _ReadFileFn(self._config, self._total_files, self._report_inputs),
+            files,
+            "ParseFiles",
+            READ_STAGE,
+            _ReadFileFn(self._config, self._total_files, self._report_inputs),
             extra_tags=(INPUT_COUNT,),
         )
         _ = (

@@ -69,15 +69,11 @@ class TiersConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.synthetic_threshold <= 1.0:
-            raise ValueError(
-                "tiers: need 0 <= review_threshold <= synthetic_threshold <= 1"
-            )
+            raise ValueError("tiers: need 0 <= review_threshold <= synthetic_threshold <= 1")
         if self.review_weight < 0:
             raise ValueError("tiers.review_weight must be >= 0")
         if self.tokenizer not in ("cl100k", "estimate"):
-            raise ValueError(
-                f"tiers.tokenizer must be 'cl100k' or 'estimate', got {self.tokenizer!r}"
-            )
+            raise ValueError(f"tiers.tokenizer must be 'cl100k' or 'estimate', got {self.tokenizer!r}")
         # Validates the date and thresholds through TierRule's own checks.
         self.resolved_rules()
 
@@ -130,9 +126,7 @@ class _AssignTierFn(beam.DoFn):
 
 def _tier_summary(pairs: list[tuple[str, tuple[int, int]]]) -> str:
     """``[(tier, (documents, tokens))]`` → the manifest's ``tiers`` JSON (every tier listed)."""
-    out: dict[str, dict[str, int]] = {
-        tier: {"documents": 0, "tokens": 0} for tier in TIERS
-    }
+    out: dict[str, dict[str, int]] = {tier: {"documents": 0, "tokens": 0} for tier in TIERS}
     for tier, (documents, tokens) in pairs:
         out.setdefault(tier, {"documents": 0, "tokens": 0})
         out[tier] = {"documents": documents, "tokens": tokens}
@@ -166,9 +160,7 @@ class AssignTier(beam.PTransform):
         self._layout = layout
 
     def expand(self, docs: PCollection) -> StageOutputs:
-        outputs = apply_stage_fn(
-            docs, "AssignTierFn", STAGE, _AssignTierFn(self._config)
-        )
+        outputs = apply_stage_fn(docs, "AssignTierFn", STAGE, _AssignTierFn(self._config))
         _ = (
             outputs.docs
             # (tier, (1, tokens))
@@ -176,7 +168,6 @@ class AssignTier(beam.PTransform):
             | "SumPerTier" >> beam.CombinePerKey(_sum_pairs)
             | "CollectTiers" >> beam.combiners.ToList()
             | "TiersJson" >> beam.Map(_tier_summary)
-            | "WriteTierStats"
-            >> WriteJsonFile(self._layout.stats("tiers"))
+            | "WriteTierStats" >> WriteJsonFile(self._layout.stats("tiers"))
         )
         return outputs

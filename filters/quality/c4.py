@@ -71,14 +71,8 @@ class C4Config:
     bad_words_file: str = ""
 
     def __post_init__(self) -> None:
-        if (
-            self.min_words_per_line < 0
-            or self.max_word_length <= 0
-            or self.min_sentences < 0
-        ):
-            raise ValueError(
-                "c4: min_words_per_line/min_sentences must be >= 0 and max_word_length > 0"
-            )
+        if self.min_words_per_line < 0 or self.max_word_length <= 0 or self.min_sentences < 0:
+            raise ValueError("c4: min_words_per_line/min_sentences must be >= 0 and max_word_length > 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +83,7 @@ class C4CleanedText:
     removed: dict[str, int]
 
 
-def c4_clean_lines(
-    text: str, config: C4Config, inc: Callable[[str, int], None] | None = None
-) -> C4CleanedText:
+def c4_clean_lines(text: str, config: C4Config, inc: Callable[[str, int], None] | None = None) -> C4CleanedText:
     """Remove the lines C4 removes.
 
     Args:
@@ -118,9 +110,7 @@ def c4_clean_lines(
         words = line.split()
         if any(len(w) > config.max_word_length for w in words):
             remove("long_word")
-        elif config.require_terminal_punctuation and not line.endswith(
-            _TERMINAL_PUNCTUATION
-        ):
+        elif config.require_terminal_punctuation and not line.endswith(_TERMINAL_PUNCTUATION):
             remove("no_terminal_punctuation")
         elif len(words) < config.min_words_per_line:
             remove("too_few_words")
@@ -144,9 +134,7 @@ def load_bad_words(path: str) -> frozenset[str]:
         return parse_bad_words(handle)
 
 
-def c4_page_filter(
-    text: str, config: C4Config, bad_words: frozenset[str] = frozenset()
-) -> RuleVerdict:
+def c4_page_filter(text: str, config: C4Config, bad_words: frozenset[str] = frozenset()) -> RuleVerdict:
     """Apply the C4 page-level filters to (already cleaned) ``text``.
 
     Args:
@@ -167,17 +155,11 @@ def c4_page_filter(
     if config.drop_curly_bracket and "{" in text:
         return drop("c4_curly_bracket", "", signals)
     if sentences < config.min_sentences:
-        return drop(
-            "c4_too_few_sentences", f"{sentences} < {config.min_sentences}", signals
-        )
+        return drop("c4_too_few_sentences", f"{sentences} < {config.min_sentences}", signals)
     if bad_words:
         words = {w.lower() for w in split_words(text)}
         hit = next(
-            (
-                b
-                for b in sorted(bad_words)
-                if (b in words if " " not in b else b in lower)
-            ),
+            (b for b in sorted(bad_words) if (b in words if " " not in b else b in lower)),
             None,
         )
         if hit is not None:

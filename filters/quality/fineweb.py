@@ -46,9 +46,7 @@ class FineWebConfig:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"fineweb.{name} must be in [0, 1]")
         if self.short_line_length <= 0 or self.max_newline_word_ratio < 0:
-            raise ValueError(
-                "fineweb: short_line_length must be > 0 and max_newline_word_ratio >= 0"
-            )
+            raise ValueError("fineweb: short_line_length must be > 0 and max_newline_word_ratio >= 0")
 
 
 def fineweb_quality(text: str, config: FineWebConfig) -> RuleVerdict:
@@ -65,9 +63,7 @@ def fineweb_quality(text: str, config: FineWebConfig) -> RuleVerdict:
     if not lines:
         return drop("fineweb_empty", "", {})
     punct = sum(1 for line in lines if line.rstrip().endswith(_STOP_CHARS)) / len(lines)
-    short = sum(1 for line in lines if len(line) <= config.short_line_length) / len(
-        lines
-    )
+    short = sum(1 for line in lines if len(line) <= config.short_line_length) / len(lines)
     seen: set[str] = set()
     dup_chars = 0
     for line in lines:

@@ -77,9 +77,7 @@ class GopherQualityConfig:
         if not 0 <= self.min_words <= self.max_words:
             raise ValueError("gopher_quality: need 0 <= min_words <= max_words")
         if not 0 < self.min_mean_word_length <= self.max_mean_word_length:
-            raise ValueError(
-                "gopher_quality: need 0 < min_mean_word_length <= max_mean_word_length"
-            )
+            raise ValueError("gopher_quality: need 0 < min_mean_word_length <= max_mean_word_length")
         for name in (
             "max_symbol_word_ratio",
             "max_bullet_lines_ratio",
@@ -107,13 +105,9 @@ def gopher_quality(text: str, config: GopherQualityConfig) -> RuleVerdict:
     n_words = len(words)
     signals: dict[str, float] = {"gopher_words": float(n_words)}
     if n_words < config.min_words:
-        return drop(
-            "gopher_too_few_words", f"{n_words} words < {config.min_words}", signals
-        )
+        return drop("gopher_too_few_words", f"{n_words} words < {config.min_words}", signals)
     if n_words > config.max_words:
-        return drop(
-            "gopher_too_many_words", f"{n_words} words > {config.max_words}", signals
-        )
+        return drop("gopher_too_many_words", f"{n_words} words > {config.max_words}", signals)
     mean_length = sum(len(w) for w in words) / n_words
     signals["gopher_mean_word_length"] = mean_length
     if not config.min_mean_word_length <= mean_length <= config.max_mean_word_length:
@@ -139,9 +133,7 @@ def gopher_quality(text: str, config: GopherQualityConfig) -> RuleVerdict:
     stop_words = len(_STOP_WORDS.intersection(w.lower() for w in words))
     signals["gopher_stop_words"] = float(stop_words)
     if stop_words < config.min_stop_words:
-        return drop(
-            "gopher_stop_words", f"{stop_words} < {config.min_stop_words}", signals
-        )
+        return drop("gopher_stop_words", f"{stop_words} < {config.min_stop_words}", signals)
     return RuleVerdict(True, signals=signals)
 
 
@@ -194,14 +186,8 @@ class GopherRepetitionConfig:
             ("max_dup_line_char_fraction", self.max_dup_line_char_fraction),
             ("max_dup_para_char_fraction", self.max_dup_para_char_fraction),
         ]
-        out += [
-            (f"max_top_ngram_char_fraction.{n}", v)
-            for n, v in self.top_ngrams().items()
-        ]
-        out += [
-            (f"max_dup_ngram_char_fraction.{n}", v)
-            for n, v in self.dup_ngrams().items()
-        ]
+        out += [(f"max_top_ngram_char_fraction.{n}", v) for n, v in self.top_ngrams().items()]
+        out += [(f"max_dup_ngram_char_fraction.{n}", v) for n, v in self.dup_ngrams().items()]
         return out
 
 

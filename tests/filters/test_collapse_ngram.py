@@ -29,8 +29,12 @@ def test_tokenize_lowercases_and_keeps_contractions() -> None:
     assert tokenize("Don't STOP, Bob!") == ["don't", "stop", ",", "bob", "!"]
 
 
-@pytest.mark.parametrize("context", [("the", "cat"), ("on", "the"), ("<s>", "<s>"), ("zebra", "unseen"), ("dog", "mat")])
-def test_next_word_probabilities_sum_to_one_over_the_vocabulary(model: KneserNeyTrigram, context: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    "context", [("the", "cat"), ("on", "the"), ("<s>", "<s>"), ("zebra", "unseen"), ("dog", "mat")]
+)
+def test_next_word_probabilities_sum_to_one_over_the_vocabulary(
+    model: KneserNeyTrigram, context: tuple[str, str]
+) -> None:
     ids = [-1 if w == "<s>" else model.ids([w])[0] for w in context]
     dist = model.distribution(*ids)
     assert dist.sum() == pytest.approx(1.0, abs=1e-12)

@@ -62,8 +62,12 @@ def test_survivor_label_prefers_tier_then_quality_then_date_then_id() -> None:
     labels = {
         "silver-q9": survivor_label("silver-q9", tier="silver", quality=0.9, tier_preference=prefs),
         "gold-q1": survivor_label("gold-q1", tier="gold", quality=0.1, tier_preference=prefs),
-        "gold-q5-late": survivor_label("gold-q5-late", tier="gold", quality=0.5, crawl_date="2024-01-01", tier_preference=prefs),
-        "gold-q5-early": survivor_label("gold-q5-early", tier="gold", quality=0.5, crawl_date="2019-01-01", tier_preference=prefs),
+        "gold-q5-late": survivor_label(
+            "gold-q5-late", tier="gold", quality=0.5, crawl_date="2024-01-01", tier_preference=prefs
+        ),
+        "gold-q5-early": survivor_label(
+            "gold-q5-early", tier="gold", quality=0.5, crawl_date="2019-01-01", tier_preference=prefs
+        ),
         "gold-noq": survivor_label("gold-noq", tier="gold", tier_preference=prefs),
     }
     ranked = [label_id(label) for label in sorted(labels.values())]
@@ -81,7 +85,9 @@ def test_verified_bucket_keeps_connectivity_of_similar_pairs_only() -> None:
     base = {f"s{i}".encode() for i in range(100)}
     near = {f"s{i}".encode() for i in range(5, 105)}
     other = {f"t{i}".encode() for i in range(100)}
-    members = [(name, hasher.signature(s).astype("<u4").tobytes()) for name, s in (("a", base), ("b", near), ("c", other))]
+    members = [
+        (name, hasher.signature(s).astype("<u4").tobytes()) for name, s in (("a", base), ("b", near), ("c", other))
+    ]
     verdict = bucket_edges(members, cutoff=0.7)
     assert verdict.edges == [("b", "a")]
     assert verdict.compared == 3 and verdict.rejected == 2

@@ -90,34 +90,16 @@ def test_review_band_is_down_weighted() -> None:
 def test_first_matching_custom_rule_wins() -> None:
     rules = (
         TierRule("archive", "tier1", sources=("*/archive/*",)),
-        TierRule(
-            "archive_late", "tier3", sources=("*/archive/*",), crawl_from="2023-01-01"
-        ),
+        TierRule("archive_late", "tier3", sources=("*/archive/*",), crawl_from="2023-01-01"),
     )
-    assert (
-        _tier(source="/x/archive/a.jsonl", crawl_date="2024-01-01", rules=rules).rule
-        == "archive"
-    )
+    assert _tier(source="/x/archive/a.jsonl", crawl_date="2024-01-01", rules=rules).rule == "archive"
 
 
 def test_all_conditions_of_a_rule_must_hold() -> None:
-    rules = (
-        TierRule(
-            "old_news", "tier1", domains=("bbc.co.uk",), crawl_before="2022-11-30"
-        ),
-    )
-    assert (
-        _tier(domain="bbc.co.uk", crawl_date="2021-01-01", rules=rules).rule
-        == "old_news"
-    )
-    assert (
-        _tier(domain="bbc.co.uk", crawl_date="2023-01-01", rules=rules).rule
-        == "unknown_provenance"
-    )
-    assert (
-        _tier(domain="bbc.co.uk", crawl_date=None, rules=rules).rule
-        == "unknown_provenance"
-    )
+    rules = (TierRule("old_news", "tier1", domains=("bbc.co.uk",), crawl_before="2022-11-30"),)
+    assert _tier(domain="bbc.co.uk", crawl_date="2021-01-01", rules=rules).rule == "old_news"
+    assert _tier(domain="bbc.co.uk", crawl_date="2023-01-01", rules=rules).rule == "unknown_provenance"
+    assert _tier(domain="bbc.co.uk", crawl_date=None, rules=rules).rule == "unknown_provenance"
 
 
 def test_counter_counts_the_tier() -> None:

@@ -28,7 +28,9 @@ def test_unknown_section_lists_allowed_sections():
 
 
 def test_literal_value_lists_allowed_values():
-    with pytest.raises(ConfigError, match=r"write.format: 'csv' is not allowed; allowed values: 'parquet', 'jsonl.zst'"):
+    with pytest.raises(
+        ConfigError, match=r"write.format: 'csv' is not allowed; allowed values: 'parquet', 'jsonl.zst'"
+    ):
         config_from_dict({"write": {"format": "csv"}})
 
 

@@ -46,8 +46,10 @@ def test_golden_wet_run_matches_expected_output(tmp_path: Path):
     assert code == 0
     corpus = sorted((_stable(r) for r in read_jsonl_zst_dir(out / "corpus")), key=lambda r: r["id"])
     rejected = sorted(
-        ({"stage": r["stage"], "reason": r["reason"], "id": r["id"], "detail": r["detail"]}
-         for r in read_jsonl_zst_dir(out / "rejected")),
+        (
+            {"stage": r["stage"], "reason": r["reason"], "id": r["id"], "detail": r["detail"]}
+            for r in read_jsonl_zst_dir(out / "rejected")
+        ),
         key=lambda r: (r["stage"], r["reason"], str(r["id"])),
     )
     _compare_or_write("golden_corpus.jsonl", corpus)

@@ -98,9 +98,7 @@ def _run(root: Path, config: Path, out: Path, *runner_flags: str) -> dict:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
-def test_mixed_shards_are_byte_identical_across_worker_counts(
-    mixed_inputs: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_mixed_shards_are_byte_identical_across_worker_counts(mixed_inputs: tuple[Path, Path], tmp_path: Path) -> None:
     root, config = mixed_inputs
     one = _run(root, config, tmp_path / "one", "--direct_running_mode=in_memory")
     two = _run(
@@ -119,9 +117,7 @@ def test_mixed_shards_are_byte_identical_across_worker_counts(
     assert one["mixing"] == two["mixing"]
 
 
-def test_manifest_reports_tiers_and_shares_within_tolerance(
-    mixed_inputs: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_manifest_reports_tiers_and_shares_within_tolerance(mixed_inputs: tuple[Path, Path], tmp_path: Path) -> None:
     root, config = mixed_inputs
     manifest = _run(root, config, tmp_path / "run")
     tiers = manifest["tiers"]
@@ -140,8 +136,6 @@ def test_manifest_reports_tiers_and_shares_within_tolerance(
     # The ledger counts distinct documents; the corpus rows count every repeat.
     rows = sum(c["rows"] for c in components.values())
     assert manifest["outputs"]["records"] == rows
-    assert manifest["ledger"]["kept"] == sum(
-        c["documents"] for c in components.values()
-    )
+    assert manifest["ledger"]["kept"] == sum(c["documents"] for c in components.values())
     assert manifest["ledger"]["balanced"]
     assert manifest["mixing"]["upweighting"]["upweighted_documents"] > 0

@@ -33,8 +33,14 @@ def _manifest() -> dict:
             "reference": "/refs/shakespeare",
             "reference_snapshot": "0123456789abcdef",
             "groups": {
-                "all": {"docs": 70, "tail_mass": 0.02, "ref_tail_mass": 0.1, "distinct_2": 0.7,
-                        "rare_type_survival": 0.3, "ai_hist": [10, 5, 0, 0, 1]},
+                "all": {
+                    "docs": 70,
+                    "tail_mass": 0.02,
+                    "ref_tail_mass": 0.1,
+                    "distinct_2": 0.7,
+                    "rare_type_survival": 0.3,
+                    "ai_hist": [10, 5, 0, 0, 1],
+                },
                 "tier1": {"docs": 40, "tail_mass": 0.08, "ai_hist": [8, 1, 0, 0, 0]},
             },
             "alarms": [{"group": "all", "indicator": "tail_mass", "value": 0.02, "rule": "min", "bound": 0.05}],
@@ -82,9 +88,17 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
     profile = tmp_path / "profile"
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
-        "--window-size=1000,2400", f"--screenshot={shot}", (out / "report.html").as_uri(),
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1000,2400",
+        f"--screenshot={shot}",
+        (out / "report.html").as_uri(),
     ]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

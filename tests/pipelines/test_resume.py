@@ -37,8 +37,18 @@ def _config(tmp_path: Path) -> Path:
 
 
 def _cmd(config: Path, src: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "tailguard.pipelines.cli", "run", "--config", str(config),
-            "--input", str(src / "*.jsonl"), "--output", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "tailguard.pipelines.cli",
+        "run",
+        "--config",
+        str(config),
+        "--input",
+        str(src / "*.jsonl"),
+        "--output",
+        str(out),
+    ]
 
 
 def _done_markers(out: Path) -> dict[str, float]:
@@ -48,8 +58,9 @@ def _done_markers(out: Path) -> dict[str, float]:
 def test_killed_run_resumes_without_redoing_completed_files(tmp_path: Path):
     src, config = _inputs(tmp_path), _config(tmp_path)
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_cmd(config, src, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        _cmd(config, src, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / "_work" / "ingest").exists() and len(_done_markers(out)) >= 2:

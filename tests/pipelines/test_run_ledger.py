@@ -26,8 +26,10 @@ def malformed_inputs(tmp_path: Path) -> Path:
     )
     (src / "empty.jsonl").write_bytes(b"")
     (src / "empty.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b""))
-    many = b"".join(json.dumps({"id": f"t{i}", "text": f"truncated doc {i} {i * 31337} " * 30}).encode() + b"\n"
-                    for i in range(3000))
+    many = b"".join(
+        json.dumps({"id": f"t{i}", "text": f"truncated doc {i} {i * 31337} " * 30}).encode() + b"\n"
+        for i in range(3000)
+    )
     gz = gzip.compress(many)
     (src / "cut.jsonl.gz").write_bytes(gz[: len(gz) // 2])
     zst = zstandard.ZstdCompressor().compress(many)

@@ -22,25 +22,15 @@ class _FakeScorer:
     """ai_score = 0.9 when the text mentions 'robot', else 0.1; records batch sizes."""
 
     def score_batch(self, texts: Sequence[str]) -> list[AIScore]:
-        return [
-            AIScore(0.9 if "robot" in t else 0.1, {"fake": float(len(texts))})
-            for t in texts
-        ]
+        return [AIScore(0.9 if "robot" in t else 0.1, {"fake": float(len(texts))}) for t in texts]
 
 
 def _docs() -> list[Document]:
-    return [
-        Document(
-            id=f"d{i}", text=("robot text" if i % 3 == 0 else "plain text") + f" {i}"
-        )
-        for i in range(10)
-    ]
+    return [Document(id=f"d{i}", text=("robot text" if i % 3 == 0 else "plain text") + f" {i}") for i in range(10)]
 
 
 def _counter(result, stage: str, name: str) -> int:  # type: ignore[no-untyped-def]
-    found = result.metrics().query(
-        MetricsFilter().with_namespace(f"tailguard.{stage}").with_name(name)
-    )["counters"]
+    found = result.metrics().query(MetricsFilter().with_namespace(f"tailguard.{stage}").with_name(name))["counters"]
     return sum(c.committed for c in found)
 
 
@@ -48,9 +38,7 @@ def test_score_stage_writes_scores_in_batches_with_fake_scorer() -> None:
     config = ScoreAIConfig(enabled=False, min_batch_size=4, max_batch_size=4)
     p = beam.Pipeline(options=beam_options())
     out = p | beam.Create(_docs()) | ScoreAIContent(config, scorer_factory=_FakeScorer)
-    scored = out.docs | "Ids" >> beam.Map(
-        lambda d: (d.id, d.ai_score, d.detector_scores["fake"] <= 4)
-    )
+    scored = out.docs | "Ids" >> beam.Map(lambda d: (d.id, d.ai_score, d.detector_scores["fake"] <= 4))
     expected = [(f"d{i}", 0.9 if i % 3 == 0 else 0.1, True) for i in range(10)]
     assert_that(scored, equal_to(expected), label="Scored")
     assert_that(out.rejected, equal_to([]), label="NoneRejected")
@@ -64,18 +52,12 @@ def test_score_stage_writes_scores_in_batches_with_fake_scorer() -> None:
     [("drop", 6, 4), ("tag", 10, 0), ("downweight", 10, 0)],
     ids=["drop", "tag", "downweight"],
 )
-def test_decide_stage_routes_by_stored_score(
-    action: str, kept: int, rejected: int
-) -> None:
+def test_decide_stage_routes_by_stored_score(action: str, kept: int, rejected: int) -> None:
     docs = _docs()
     for doc in docs:
         doc.ai_score = 0.9 if "robot" in doc.text else 0.1
     p = beam.Pipeline(options=beam_options())
-    out = (
-        p
-        | beam.Create(docs)
-        | DecideAIContent(DecideAIConfig(enabled=True, action=action, threshold=0.5))
-    )
+    out = p | beam.Create(docs) | DecideAIContent(DecideAIConfig(enabled=True, action=action, threshold=0.5))
     assert_that(
         out.docs | "Count" >> beam.combiners.Count.Globally(),
         equal_to([kept]),
@@ -83,9 +65,7 @@ def test_decide_stage_routes_by_stored_score(
     )
     assert_that(
         out.rejected | "Reasons" >> beam.Map(lambda r: (r.id, r.reason)),
-        equal_to(
-            [(f"d{i}", "ai_generated") for i in range(0, 10, 3)] if rejected else []
-        ),
+        equal_to([(f"d{i}", "ai_generated") for i in range(0, 10, 3)] if rejected else []),
         label="Rejected",
     )
     if action == "downweight":
@@ -96,12 +76,8 @@ def test_decide_stage_routes_by_stored_score(
             label="W",
         )
     if action == "tag":
-        tags = out.docs | "Tags" >> beam.Map(
-            lambda d: (d.id, d.lineage["decide_ai"].startswith("synthetic"))
-        )
-        assert_that(
-            tags, equal_to([(f"d{i}", i % 3 == 0) for i in range(10)]), label="Tags"
-        )
+        tags = out.docs | "Tags" >> beam.Map(lambda d: (d.id, d.lineage["decide_ai"].startswith("synthetic")))
+        assert_that(tags, equal_to([(f"d{i}", i % 3 == 0) for i in range(10)]), label="Tags")
     result = p.run()
     result.wait_until_finish()
     assert _counter(result, "decide_ai", "ai_generated") == 4
@@ -122,21 +98,13 @@ def test_score_then_decide_with_real_tiny_model(tiny_model: str) -> None:
     docs = [Document(id=f"s{i}", text=r["text"]) for i, r in enumerate(rows)]
     is_ai = {f"s{i}": r["label"] == "ai" for i, r in enumerate(rows)}
     p = beam.Pipeline(options=beam_options())
-    scored = (
-        p
-        | beam.Create(docs)
-        | ScoreAIContent(ScoreAIConfig(enabled=True, model_dir=tiny_model))
-    )
+    scored = p | beam.Create(docs) | ScoreAIContent(ScoreAIConfig(enabled=True, model_dir=tiny_model))
     decided = scored.docs | DecideAIContent(
-        DecideAIConfig(
-            enabled=True, action="drop", model_dir=tiny_model, target_fpr=0.05
-        )
+        DecideAIConfig(enabled=True, action="drop", model_dir=tiny_model, target_fpr=0.05)
     )
     has_scores = scored.docs | "HasScores" >> beam.Map(
         lambda d: (
-            d.ai_score is not None
-            and {"fasttext", "ngram", "compression", "stylometry"}
-            <= set(d.detector_scores)
+            d.ai_score is not None and {"fasttext", "ngram", "compression", "stylometry"} <= set(d.detector_scores)
         )
     )
     assert_that(

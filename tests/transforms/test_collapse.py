@@ -51,7 +51,16 @@ def test_measure_collapse_writes_per_tier_and_overall_indicators(tmp_path: Path)
     ref = load_reference(tmp_path / "ref")
     single = accumulate(docs, config.settings(), ref)["all"].result(ref)
     got = written["groups"]["all"]
-    for key in ("tokens", "types", "distinct_2", "mattr", "ref_vocab_coverage", "tail_mass", "ref_ppl_mean", "gzip_ratio"):
+    for key in (
+        "tokens",
+        "types",
+        "distinct_2",
+        "mattr",
+        "ref_vocab_coverage",
+        "tail_mass",
+        "ref_ppl_mean",
+        "gzip_ratio",
+    ):
         assert got[key] == pytest.approx(single[key], rel=1e-9), key
     assert written["reference_snapshot"] == ref.snapshot_id
     assert got["verified_human_token_share"] == pytest.approx(
@@ -75,7 +84,9 @@ def test_config_rejects_bad_values_and_missing_reference(tmp_path: Path) -> None
 
 
 def test_synthetic_tiers_raise_no_alarms(tmp_path: Path) -> None:
-    docs = [Document(id=f"s{i}", text="same words again " * 5, tier="synthetic_detected", ai_score=0.99) for i in range(5)]
+    docs = [
+        Document(id=f"s{i}", text="same words again " * 5, tier="synthetic_detected", ai_score=0.99) for i in range(5)
+    ]
     config = CollapseConfig(alarms=(("ai_above_threshold_share", "max", 0.2),))
     with TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
         _ = p | beam.Create(docs) | MeasureCollapse(config, OutputLayout(str(tmp_path)))

@@ -56,7 +56,9 @@ def test_chain_a_b_c_is_one_cluster_even_when_a_and_c_are_not_similar() -> None:
     out = p | beam.Create(docs) | DedupNearDuplicates(config)
     assert_that(_kept(out.docs), equal_to([("a", "a", 3), ("z", "z", 1)]), label="Kept")
     assert_that(
-        _rejected(out.rejected), equal_to([("b", "near_duplicate", "a"), ("c", "near_duplicate", "a")]), label="Rejected"
+        _rejected(out.rejected),
+        equal_to([("b", "near_duplicate", "a"), ("c", "near_duplicate", "a")]),
+        label="Rejected",
     )
     result = p.run()
     assert _counter(result, "near_duplicate") == 2 and _counter(result, "passed") == 2
@@ -83,9 +85,9 @@ def test_hot_buckets_are_capped_counted_and_lose_no_record() -> None:
     p = _pipeline()
     out = p | beam.Create(docs) | DedupNearDuplicates(DedupNearConfig(hot_bucket_cap=3))
     all_ids = (
-        (out.docs | "DocIds" >> beam.Map(lambda d: d.id), out.rejected | "RejIds" >> beam.Map(lambda r: r.id))
-        | beam.Flatten()
-    )
+        out.docs | "DocIds" >> beam.Map(lambda d: d.id),
+        out.rejected | "RejIds" >> beam.Map(lambda r: r.id),
+    ) | beam.Flatten()
     assert_that(all_ids, equal_to([d.id for d in docs]), label="EveryRecordOnce")
     result = p.run()
     assert _counter(result, "hot_buckets") > 0
@@ -123,7 +125,9 @@ def test_line_dedup_drop_all_removes_repeated_lines_and_empty_documents() -> Non
     ]
     p = _pipeline()
     out = p | beam.Create(docs) | DedupExact(DedupExactConfig(line_dedup="drop_all"))
-    assert_that(out.docs | beam.Map(lambda d: (d.id, d.text)), equal_to([("a", "Unique A line"), ("b", "Unique B line")]))
+    assert_that(
+        out.docs | beam.Map(lambda d: (d.id, d.text)), equal_to([("a", "Unique A line"), ("b", "Unique B line")])
+    )
     assert_that(
         out.rejected | beam.Map(lambda r: (r.id, r.reason)), equal_to([("c", "duplicate_lines")]), label="Rejected"
     )

@@ -61,10 +61,14 @@ def test_each_rule_family_drops_with_its_own_reason(tmp_path: Path) -> None:
     rejected = out.rejected | "Rejected" >> beam.Map(lambda r: (r.id, r.reason))
     assert_that(
         rejected,
-        equal_to([
-            ("blocked", "url_blocklisted"), ("repeated", "gopher_dup_lines"),
-            ("short", "gopher_too_few_words"), ("curly", "c4_curly_bracket"),
-        ]),  # fmt: skip
+        equal_to(
+            [
+                ("blocked", "url_blocklisted"),
+                ("repeated", "gopher_dup_lines"),
+                ("short", "gopher_too_few_words"),
+                ("curly", "c4_curly_bracket"),
+            ]
+        ),  # fmt: skip
         label="rejected",
     )
     signals = out.docs | "Signals" >> beam.Map(lambda d: (d.id, "gopher_words" in d.quality))

@@ -43,11 +43,14 @@ def test_read_crawl_routes_kept_rejected_and_dead_letter(inputs, tmp_path):
             label="Rejected",
         )
         assert_that(
-            result.dead_letter | "Errors" >> beam.Map(lambda d: (d.source.rsplit("/", 1)[-1], d.position, d.error[:12])),
+            result.dead_letter
+            | "Errors" >> beam.Map(lambda d: (d.source.rsplit("/", 1)[-1], d.position, d.error[:12])),
             equal_to([("a.jsonl", 3, "invalid JSON"), ("c.txt", 0, "UnsupportedF")]),
             label="DeadLetter",
         )
-    counts = [json.loads(line) for line in (tmp_path / "out" / "_work" / "input_records.jsonl").read_text().splitlines()]
+    counts = [
+        json.loads(line) for line in (tmp_path / "out" / "_work" / "input_records.jsonl").read_text().splitlines()
+    ]
     assert counts == [{"key": ["input"], "count": 5}]
 
 
@@ -94,8 +97,9 @@ def test_write_corpus_writes_empty_shards(tmp_path):
 def test_write_corpus_bytes_do_not_depend_on_input_order_or_worker_count(tmp_path, fmt):
     docs = _docs(300)
     first = _write(tmp_path, "a", docs, fmt, 3)
-    second = _write(tmp_path, "b", list(reversed(docs)), fmt, 3, "--direct_running_mode=multi_threading",
-                    "--direct_num_workers=2")
+    second = _write(
+        tmp_path, "b", list(reversed(docs)), fmt, 3, "--direct_running_mode=multi_threading", "--direct_num_workers=2"
+    )
     for left in sorted(first.iterdir()):
         assert left.read_bytes() == (second / left.name).read_bytes(), left.name
 

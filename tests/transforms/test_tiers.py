@@ -19,9 +19,7 @@ from tailguard.transforms.tiers import AssignTier, TiersConfig
 def _docs() -> list[Document]:
     return [
         Document("h1", "A verified human book page.", source="/in/books/a.jsonl"),
-        Document(
-            "s1", "Curated synthetic sample text.", source="/in/synthetic/b.jsonl"
-        ),
+        Document("s1", "Curated synthetic sample text.", source="/in/synthetic/b.jsonl"),
         Document(
             "w1",
             "An old web page from the archive.",
@@ -79,9 +77,7 @@ def test_assign_tier_sets_tier_tokens_lineage_and_writes_the_summary(
     )
     assert_that(out.rejected, equal_to([]), label="NoneRejected")
     result = p.run()
-    counters = result.metrics().query(
-        MetricsFilter().with_namespace("tailguard.tiers")
-    )["counters"]
+    counters = result.metrics().query(MetricsFilter().with_namespace("tailguard.tiers"))["counters"]
     by_name = {c.key.metric.name: c.committed for c in counters}
     assert by_name["passed"] == 5 and by_name["tier1"] == 2
     summary = json.loads((tmp_path / "_work" / "stats" / "tiers.json").read_text())
