@@ -11,6 +11,7 @@ Elements in: :class:`Document`.  Out: :class:`StageOutputs`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,7 +29,12 @@ from tailguard.filters.dedup import (
     normalize_url,
     text_key,
 )
+from tailguard.filters.dedup.index import INDEX_PREFIX, IndexNode, index_label, parse_index_id
 from tailguard.filters.document import Document, evolve
+from tailguard.filters.layout import OutputLayout
+from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder on workers too)
+from tailguard.transforms._dedup_index import ReadDedupIndexes, WriteDedupIndex, read_index_meta
+from tailguard.transforms._files import WriteJsonFile
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter, reject
 
 __all__ = ["DedupExact", "DedupExactConfig"]
@@ -36,6 +42,9 @@ __all__ = ["DedupExact", "DedupExactConfig"]
 STAGE = "dedup_exact"
 EXACT_STAGE = STAGE
 _VERDICT = "verdict"
+_INDEX = "index"
+#: Reason of documents whose key an earlier run's index holds.
+PREVIOUS_RUN = "duplicate_of_previous_run"
 
 
 def _key_by_id(doc: Document) -> tuple[str, Document]:
@@ -61,6 +70,13 @@ class DedupExactConfig:
         tier_preference: Provenance tiers, most preferred first (survivor order).
         quality_key: Key of ``doc.quality`` whose higher value is preferred.
         survivor_order: Survivor criteria in priority order (``id`` always breaks ties).
+        index_out: Directory (any Beam filesystem) to write this run's keys to: every
+            URL / digest / text key a check saw and the document kept for it
+            (``filters/dedup/index.py``); empty = none.
+        index_in: Index directories of earlier runs: a document whose key one of
+            them holds is dropped as ``duplicate_of_previous_run`` at the check
+            of that key (the earlier document is kept).
+        index_shards: Entry files of ``index_out``.
     """
 
     enabled: bool = True
@@ -75,9 +91,22 @@ class DedupExactConfig:
     tier_preference: tuple[str, ...] = ()
     quality_key: str = "score"
     survivor_order: tuple[str, ...] = SURVIVOR_CRITERIA
+    index_out: str = ""
+    index_in: tuple[str, ...] = ()
+    index_shards: int = 8
 
     def __post_init__(self) -> None:
+        if self.index_shards < 1:
+            raise ValueError("dedup_exact.index_shards must be >= 1")
+        if any(not path for path in self.index_in):
+            raise ValueError("dedup_exact.index_in: every entry must be a directory path")
+        if self.index_out and self.index_out in self.index_in:
+            raise ValueError("dedup_exact.index_out must not be one of dedup_exact.index_in")
         check_survivor_order(self.survivor_order, EXACT_STAGE)
+
+    def index_params(self) -> dict[str, Any]:
+        """The parameters an index must share with a run that reads it (they change the keys)."""
+        return {"normalization": self.normalization}
 
 
 class _ExactKeysFn(beam.DoFn):
@@ -117,14 +146,32 @@ class _RouteByFn(beam.DoFn):
 
 
 class _PickSurvivorFn(beam.DoFn):
-    """One group of records sharing a key → the survivor (main) + verdicts for the rest."""
+    """One group of records sharing a key → the survivor (main) + verdicts for the rest.
 
-    def __init__(self, reason: str, latest: bool | None) -> None:
+    A group that holds an earlier run's index record has no survivor here: every
+    document of this run in it is a ``duplicate_of_previous_run`` verdict.  With
+    ``kind`` set, each other group also yields its index line (kind, key, survivor).
+    """
+
+    def __init__(
+        self, reason: str, latest: bool | None, kind: str | None = None, run_ids: tuple[str, ...] = ()
+    ) -> None:
         self._reason = reason
         self._latest = latest  # None: label order only; True/False: by crawl date first
+        self._kind = kind
+        self._run_ids = run_ids
 
     def process(self, element: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
-        _, records = element
+        key, grouped = element
+        records = list(grouped)
+        earlier = sorted(r[0] for r in records if r[0].startswith(INDEX_PREFIX))
+        if earlier:
+            node = parse_index_id(label_id(earlier[0]))
+            for record in records:
+                if not record[0].startswith(INDEX_PREFIX):
+                    verdict = (PREVIOUS_RUN, node.representative, self._run_ids[node.index])
+                    yield TaggedOutput(_VERDICT, (label_id(record[0]), verdict))
+            return
         if self._latest is None:
             best = min(records, key=lambda r: r[0])
         elif self._latest:
@@ -133,6 +180,8 @@ class _PickSurvivorFn(beam.DoFn):
             best = min(records, key=lambda r: (not r[2], r[2], r[0]))
         yield best
         survivor = label_id(best[0])
+        if self._kind:
+            yield TaggedOutput(_INDEX, json.dumps([self._kind, key, survivor]))
         # Compare labels, not identity: a second pass over grouped values may deserialize new
         # objects on distributed runners, and identity would then drop the survivor too.
         for record in records:
@@ -190,8 +239,10 @@ class _ApplyExactFn(beam.DoFn):
         drop_lines = set(grouped.get("lines", ()))
         for doc in grouped["doc"]:
             if verdicts:
-                reason, detail = verdicts[0]
+                reason, detail, *previous_run = verdicts[0]
                 self._inc(reason, 1)
+                if previous_run:  # (duplicate_of_previous_run, representative, run id)
+                    doc = evolve(doc, lineage={f"{EXACT_STAGE}.previous_run": previous_run[0]})
                 yield reject(EXACT_STAGE, doc, reason, detail)
                 continue
             if drop_lines:
@@ -222,16 +273,32 @@ class DedupExact(beam.PTransform):
 
     Args:
         config: Stage config.
+        layout: The run's output layout: the stage's manifest section (indexes used
+            and written) goes to ``layout.stats("dedup_exact")``, and its root is the
+            run id written into ``index_out`` (optional).
     """
 
-    def __init__(self, config: DedupExactConfig) -> None:
+    def __init__(self, config: DedupExactConfig, layout: OutputLayout | None = None) -> None:
         super().__init__()
         self._config = config
+        self._stats_path = layout.stats(STAGE) if layout and (config.index_in or config.index_out) else None
+        self._run_id = layout.root if layout else ""
+        # Read (and check) index.json of every earlier run now: a bad index fails at launch.
+        self._index_runs = tuple(
+            read_index_meta(path, STAGE, config.index_params(), "dedup_exact.index_in") for path in config.index_in
+        )
 
     def expand(self, docs: PCollection) -> StageOutputs:
         cfg = self._config
         keys = docs | "ExactKeys" >> beam.ParDo(_ExactKeysFn(cfg)).with_outputs(_VERDICT, main="records")
-        records, verdicts = keys.records, [keys[_VERDICT]]
+        records, verdicts, index_lines = keys.records, [keys[_VERDICT]], []
+        indexed = (
+            docs.pipeline
+            | "ReadIndexes" >> ReadDedupIndexes(cfg.index_in)
+            | "IndexRecords" >> beam.FlatMap(_index_record)
+            if cfg.index_in
+            else None
+        )
         # record = (label, url_key, crawl_date, payload_digest, text_hash)
         steps = [
             ("Url", cfg.by_url, 1, "duplicate_url", cfg.url_keep == "latest"),
@@ -241,15 +308,28 @@ class DedupExact(beam.PTransform):
         for name, on, index, reason, latest in steps:
             if not on:
                 continue
+            kind = name.lower()
             routed = records | f"Route{name}" >> beam.ParDo(_RouteByFn(index)).with_outputs("keyed", main="unkeyed")
+            keyed = routed.keyed
+            if indexed is not None:
+                earlier = indexed | f"Earlier{name}Keys" >> beam.FlatMap(_of_kind, kind)
+                keyed = (keyed, earlier) | f"With{name}Index" >> beam.Flatten()
+            pick = _PickSurvivorFn(reason, latest, kind if cfg.index_out else None, self._index_runs)
             picked = (
-                routed.keyed
+                keyed
                 | f"GroupBy{name}" >> beam.GroupByKey()
-                | f"Pick{name}Survivor"
-                >> beam.ParDo(_PickSurvivorFn(reason, latest)).with_outputs(_VERDICT, main="kept")
+                | f"Pick{name}Survivor" >> beam.ParDo(pick).with_outputs(_VERDICT, _INDEX, main="kept")
             )
             verdicts.append(picked[_VERDICT])
+            index_lines.append(picked[_INDEX])
             records = (picked.kept, routed.unkeyed) | f"{name}Survivors" >> beam.Flatten()
+        if cfg.index_out and index_lines:
+            _ = (
+                index_lines
+                | "AllIndexLines" >> beam.Flatten()
+                | "WriteIndex"
+                >> WriteDedupIndex(cfg.index_out, STAGE, self._run_id, cfg.index_params(), cfg.index_shards)
+            )
         # (doc id, (reason, survivor id))
         all_verdicts = verdicts | "AllExactVerdicts" >> beam.Flatten()
         joined: dict[str, PCollection] = {"doc": docs | "KeyById" >> beam.Map(_key_by_id), "verdict": all_verdicts}
@@ -261,5 +341,31 @@ class DedupExact(beam.PTransform):
                 | "GroupLines" >> beam.GroupByKey()
                 | "DuplicateLines" >> beam.ParDo(_DuplicateLinesFn(cfg.line_dedup == "keep_first"))
             )
+        # The one shuffle of whole documents in this stage: verdicts (and line removals) join by id.
         grouped = joined | "JoinVerdicts" >> beam.CoGroupByKey()
+        if self._stats_path:
+            section = {
+                "index_in": [{"path": p, "run_id": r} for p, r in zip(cfg.index_in, self._index_runs)],
+                "index_out": cfg.index_out or None,
+            }
+            _ = (
+                all_verdicts
+                | "PreviousRunOnly" >> beam.Filter(lambda v: v[1][0] == PREVIOUS_RUN)
+                | "CountPreviousRun" >> beam.combiners.Count.Globally()
+                | "SectionJson" >> beam.Map(lambda n: json.dumps({**section, PREVIOUS_RUN: n}, sort_keys=True))
+                | "WriteStats" >> WriteJsonFile(self._stats_path)
+            )
         return apply_stage_fn(grouped, "ApplyExactVerdicts", EXACT_STAGE, _ApplyExactFn())
+
+
+def _index_record(element: tuple[int, str]) -> Iterator[tuple[str, tuple[str, tuple[Any, ...]]]]:
+    """(index position, line) → (kind, (key, record)) with a record shaped like a key record."""
+    position, line = element
+    kind, key, representative = json.loads(line)
+    label = index_label(IndexNode(position, str(representative), str(representative)))
+    yield kind, (key, (label, None, "", None, None))
+
+
+def _of_kind(element: tuple[str, tuple[str, Any]], kind: str) -> Iterator[tuple[str, Any]]:
+    if element[0] == kind:
+        yield element[1]

