@@ -40,6 +40,7 @@ from tailguard.pipelines.config import CurationConfig, load_config
 from tailguard.pipelines.manifest import Manifest, build_manifest, print_summary, write_manifest
 from tailguard.pipelines.report import write_report
 from tailguard.pipelines.stages import RunContext, StageSpec
+from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder for every stage)
 from tailguard.transforms.accounting import StageOutputs, WriteAccounting
 from tailguard.transforms.collapse import MeasureCollapse
 from tailguard.transforms.read_crawl import READ_STAGE, ReadCrawl
@@ -261,7 +262,8 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
         cfg.output,
         context.num_shards,
     )
-    if cfg.resume.enabled:
+    # Without a per-document stage the ingest phase would only read and checkpoint: run one pipeline.
+    if cfg.resume.enabled and _split_stages(cfg)[0]:
         results, batches = _run_resumable(cfg, options, files)
         _collect_side_outputs(layout, batches)
     else:

@@ -95,7 +95,7 @@ STAGES: tuple[StageSpec[Any], ...] = (
     _spec("extract", "ExtractText", ExtractConfig, lambda cfg, ctx: ExtractText(cfg), per_document=True),
     _spec("langid", "IdentifyLanguage", LangIdConfig, lambda cfg, ctx: IdentifyLanguage(cfg), per_document=True),
     _spec("quality", "ApplyQualityRules", QualityConfig, lambda cfg, ctx: ApplyQualityRules(cfg), per_document=True),
-    _spec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg)),
+    _spec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg, ctx.layout)),
     _spec("dedup_near", "DedupNearDuplicates", DedupNearConfig, lambda cfg, ctx: DedupNearDuplicates(cfg, ctx.layout)),
     _spec("detect_ai", "ScoreAIContent", ScoreAIConfig, lambda cfg, ctx: ScoreAIContent(cfg), per_document=True),
     _spec("decide_ai", "DecideAIContent", DecideAIConfig, lambda cfg, ctx: DecideAIContent(cfg), per_document=True),
