@@ -138,18 +138,23 @@ class ConnectedComponents(beam.PTransform):
         finished: list[PCollection] = []
         for r in range(self._max_rounds):
             if stats:
+                # The previous round's change records: empty lists mean it reached a fixed point.
                 previous = {"large": AsList(stats[-2]), "small": AsList(stats[-1])}
                 routed = edges | f"BypassIfConverged{r}" >> beam.ParDo(_BypassIfConvergedFn(), **previous).with_outputs(
                     "done", main="active"
                 )
                 finished.append(routed.done)
                 edges = routed.active
+            # Large-star: every node links its larger neighbours to its smallest neighbour (itself included).
+            # (node, [neighbour, ...]) over both directions of every edge
             large = (
                 edges
                 | f"BothDirections{r}" >> beam.FlatMap(_both_directions)
                 | f"GroupNeighbours{r}" >> beam.GroupByKey()
                 | f"LargeStar{r}" >> beam.ParDo(_StarFn("large", r)).with_outputs(_STATS, main="edges")
             )
+            # Small-star: every node links itself and its smaller neighbours to the smallest of them.
+            # (larger node, [smaller neighbour, ...])
             small = (
                 large.edges
                 | f"LargerFirst{r}" >> beam.Map(_larger_first)
@@ -159,6 +164,7 @@ class ConnectedComponents(beam.PTransform):
             stats += [large[_STATS], small[_STATS]]
             edges = small.edges
         if finished:
+            # Edges that bypassed converged rounds are final already: merge them back.
             edges = (edges, *finished) | "FinalEdges" >> beam.Flatten()
         # (node, None if it is a child | (child, number of its smaller neighbours))
         settled = (
