@@ -19,7 +19,9 @@ from typing import Any, TextIO
 from apache_beam.io.filesystems import FileSystems
 
 from tailguard.filters.document import SCHEMA_VERSION
+from tailguard.filters.errors import ConfigError
 from tailguard.filters.layout import OutputLayout
+from tailguard.filters.mixing import violation_message
 from tailguard.pipelines.config import CurationConfig
 from tailguard.pipelines.stages import RunContext
 
@@ -186,7 +188,34 @@ def build_manifest(
             section = match.path.rsplit("/", 1)[-1][: -len(".json")]
             lines = _read_lines(match.path)
             data[section] = json.loads(lines[0]) if lines else {}
+    _annotate_views(data)
+    _enforce_curriculum(data)
     return Manifest(data)
+
+
+def _annotate_views(data: dict[str, Any]) -> None:
+    """Per-tier views (``write.per_tier``): their collapse indicators, and the ledger's note that they are views."""
+    views = data.get("tiers_written")
+    if not views:
+        return
+    groups = (data.get("collapse") or {}).get("groups") or {}
+    for name, view in views.items():
+        # A tier view holds exactly the kept documents of that tier, each once: MeasureCollapse's group.
+        if view.get("kind") == "tier" and name in groups:
+            view["indicators"] = groups[name]
+    data["ledger"]["views"] = {
+        "tiers_written": sorted(views),
+        "rows": sum(v["rows"] for v in views.values()),
+        "counted_in_ledger": False,
+        "note": "per-tier and recipe corpora are views of kept documents (each once), not new records",
+    }
+
+
+def _enforce_curriculum(data: dict[str, Any]) -> None:
+    """Refuse a run whose mixed corpus breaks an enforced curriculum spread (``mix.curriculum.enforce``)."""
+    spread = (data.get("mixing") or {}).get("curriculum") or {}
+    if spread.get("enforced") and spread.get("violations"):
+        raise ConfigError(violation_message(spread))
 
 
 def write_manifest(manifest: Manifest, output_dir: str) -> str:

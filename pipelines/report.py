@@ -118,8 +118,46 @@ def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
             "alarm_rules": collapse.get("alarm_rules") or [],
             "alarms": collapse.get("alarms") or [],
         },
+        "tiers_written": _views(manifest),
         "missing": [s for s in ("ledger", "tiers", "mixing", "collapse") if not manifest.get(s)],
     }
+
+
+#: Indicators of the per-tier table (the rest are in the full indicator table).
+_VIEW_INDICATORS = ("distinct_2", "mattr", "unigram_entropy", "rare_type_survival", "tail_mass", "ref_ppl_mean")
+
+
+def _views(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per per-tier / recipe corpus (``write.per_tier``): rows, tokens, shards, key indicators."""
+    rows = []
+    for name, view in sorted((manifest.get("tiers_written") or {}).items()):
+        indicators = view.get("indicators") or {}
+        rows.append({
+            "name": name,
+            "kind": view.get("kind"),
+            "tiers": view.get("tiers"),
+            "dir": view.get("dir"),
+            "rows": view.get("rows"),
+            "tokens": view.get("tokens"),
+            "shards": len(view.get("shards") or []),
+            **{k: indicators.get(k) for k in _VIEW_INDICATORS},
+        })  # fmt: skip
+    return rows
+
+
+def _views_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return '<p class="missing">No per-tier corpora in this run (write.per_tier is off).</p>'
+    keys = ("kind", "dir", "rows", "tokens", "shards", *_VIEW_INDICATORS)
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    body = "".join(
+        f"<tr><th>{html.escape(r['name'])}</th>{''.join(f'<td>{_fmt(r.get(k))}</td>' for k in keys)}</tr>" for r in rows
+    )
+    return (
+        f"<table><tr><th>corpus</th>{head}</tr>{body}</table><p>Views of kept documents (each once), "
+        "not new records: the ledger counts every document once, in the mixed corpus. Recipe indicators "
+        "are not measured (only tiers').</p>"
+    )
 
 
 # ----------------------------------------------------------------------------- plots
@@ -306,6 +344,8 @@ sections absent: {html.escape(missing)}</p>
 <h2>Tier and token shares vs targets</h2>
 {_img(_plot_shares("Tier shares", report["tiers"]), "tiers", "No tiers section in the manifest.")}
 {_img(_plot_shares("Mixing shares vs targets", report["mixing"]), "mixing", "No mixing section in the manifest.")}
+<h2>Per-tier corpora (ensembles)</h2>
+{_views_table(report.get("tiers_written") or [])}
 <h2>AI-score histograms per tier</h2>
 {_img(_plot_ai_hist(groups), "ai histogram", "No AI scores in the written corpus.")}
 <h2>Collapse indicators vs reference</h2>

@@ -37,12 +37,14 @@ from tailguard.filters.mixing import (
     ComponentSpec,
     ComponentTotals,
     CountMinSketch,
+    CurriculumOptions,
     MixDecision,
     MixItem,
     MixPlan,
     MixTally,
     RarityOptions,
     accept_copies,
+    curriculum_violations,
     doc_events,
     event_bucket,
     final_weight,
@@ -110,6 +112,8 @@ class MixConfig:
         reference_vocabulary: Optional word list (one word per line, first field)
             for the out-of-vocabulary rarity signal; empty = signal off.
         dup_exponent: Weight × ``dup_cluster_size ** -dup_exponent`` (0 = off).
+        curriculum: Per-shard spread rules (human token share, tail in every shard); checked
+            in the mixing report, enforced by the manifest when ``curriculum.enforce``.
     """
 
     enabled: bool = True
@@ -122,6 +126,7 @@ class MixConfig:
     rarity: RarityOptions = field(default_factory=RarityOptions)
     reference_vocabulary: str = ""
     dup_exponent: float = 0.0
+    curriculum: CurriculumOptions = field(default_factory=CurriculumOptions)
 
     def __post_init__(self) -> None:
         if not self.components:
@@ -384,6 +389,18 @@ def _report(tally: MixTally, cfg: MixConfig, plan: MixPlan) -> str:
     report = mix_report(plan, tally, cfg.components, cfg.rarity.reference_component)
     report["tokenizer"] = cfg.tokenizer
     report["max_repeats"] = cfg.max_repeats
+    spread = report["curriculum"]
+    spread.update(
+        curriculum_violations(
+            spread["reference_target_token_share"],
+            spread["shard_tokens"],
+            spread["shard_reference_tokens"],
+            spread["shard_upweighted_rows"],
+            cfg.curriculum,
+        )
+    )
+    spread["enforced"] = cfg.curriculum.enforce
+    spread["human_share_tolerance"] = cfg.curriculum.human_share_tolerance
     return json.dumps(report, sort_keys=True)
 
 

@@ -5,7 +5,15 @@ output bytes do not depend on the runner, bundle sizes or the worker count.
 Every shard is written to a temporary name and renamed, and its sha256 is
 recorded for the manifest.
 
-In: Documents.  Out: one JSON line per written shard.
+With ``write.per_tier`` (or ``write.ensembles``) the same kept documents are also
+written as *views*: ``OUTPUT/tiers/<tier>/part-*`` per provenance tier and
+``OUTPUT/tiers/<recipe>/part-*`` per named ensemble recipe (a list of tiers), one
+row per document (the mix's repeats belong to the mixed corpus), for training one
+model per tier (the seed's multi-model ensembles).  Views are not new records:
+the ledger counts each document once, in the mixed corpus.  Their shard lists and
+token totals go to ``layout.stats("tiers_written")`` → ``manifest["tiers_written"]``.
+
+In: Documents.  Out: one JSON line per written shard of the mixed corpus.
 """
 
 from __future__ import annotations
@@ -13,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
 import apache_beam as beam
@@ -29,6 +38,7 @@ from apache_beam.pvalue import PCollection
 from tailguard.filters.document import ARROW_SCHEMA, Document
 from tailguard.filters.hashing import shard_of, stable_hash64
 from tailguard.filters.layout import OutputLayout, join_path, shard_name
+from tailguard.filters.tiers import TIERS
 from tailguard.transforms._files import WriteJsonFile
 from tailguard.transforms.accounting import counter_namespace
 from tailguard.transforms.progress import ProgressTally
@@ -36,6 +46,9 @@ from tailguard.transforms.progress import ProgressTally
 __all__ = ["CorpusFormat", "WriteConfig", "WriteCorpus"]
 
 CorpusFormat = Literal["parquet", "jsonl.zst"]
+#: View name of documents without a tier (the same name MeasureCollapse uses for their group).
+UNTIERED = "untiered"
+_VIEW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,10 @@ class WriteConfig:
         rejected_text: Keep the text of rejected documents (counts are always kept).
         parquet_row_group_rows: Rows per Parquet row group.
         zstd_level: Compression level of ``.zst`` outputs.
+        per_tier: Also write every provenance tier's kept documents to ``OUTPUT/tiers/<tier>/``.
+        tier_num_shards: Shards of each view; 0 = the corpus's shard count.
+        ensembles: Named ensemble recipes, ``{name: [tier, ...]}``: one view per recipe under
+            ``OUTPUT/tiers/<name>/`` (e.g. ``A: [tier1]``, ``D: [curated_synthetic]``).
     """
 
     format: CorpusFormat = "parquet"
@@ -57,8 +74,22 @@ class WriteConfig:
     rejected_text: bool = True
     parquet_row_group_rows: int = 10_000
     zstd_level: int = 3
+    per_tier: bool = False
+    tier_num_shards: int = 0
+    ensembles: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.tier_num_shards < 0:
+            raise ValueError("write.tier_num_shards must be >= 0")
+        known = (*TIERS, UNTIERED)
+        for name, tiers in self.ensembles.items():
+            if not _VIEW_NAME.fullmatch(name) or name in known:
+                raise ValueError(
+                    f"write.ensembles: recipe name {name!r} must match [A-Za-z0-9][A-Za-z0-9_.-]* and not be a tier"
+                )
+            unknown = [t for t in tiers if t not in known]
+            if not tiers or unknown:
+                raise ValueError(f"write.ensembles.{name}: needs a non-empty list of tiers from {known}, got {tiers}")
         if self.format not in ("parquet", "jsonl.zst"):
             raise ValueError(f"write.format must be 'parquet' or 'jsonl.zst', got {self.format!r}")
         if self.num_shards < 0 or self.shard_target_mb <= 0 or self.parquet_row_group_rows <= 0:
@@ -107,11 +138,18 @@ class _WriteShardFn(beam.DoFn):
 
     def process(self, element: tuple[int, dict[str, list[Any]]]) -> Iterator[str]:
         shard, grouped = element
-        rows = sorted(grouped["docs"], key=lambda item: (item[0], item[1].id))
+        description = self._write(self._corpus_dir, shard, grouped["docs"])
+        self._rows.inc(description["records"])
+        self._progress.add("kept", description["records"])
+        yield json.dumps(description, sort_keys=True)
+
+    def _write(self, directory: str, shard: int, items: Iterable[tuple[int, Document]]) -> dict[str, Any]:
+        """Write one shard of ``(order key, doc)`` items under ``directory``; return its description."""
+        rows = sorted(items, key=lambda item: (item[0], item[1].id))
         ext = "parquet" if self._config.format == "parquet" else "jsonl.zst"
         name = shard_name(shard, self._num_shards, ext)
-        final = join_path(self._corpus_dir, name)
-        temp = join_path(self._corpus_dir, f".tmp-{name}")
+        final = join_path(directory, name)
+        temp = join_path(directory, f".tmp-{name}")
         with FileSystems.create(temp, compression_type=CompressionTypes.UNCOMPRESSED) as sink:
             writer = _HashingWriter(sink)
             if self._config.format == "parquet":
@@ -121,12 +159,7 @@ class _WriteShardFn(beam.DoFn):
         if FileSystems.exists(final):
             FileSystems.delete([final])
         FileSystems.rename([temp], [final])
-        self._rows.inc(len(rows))
-        self._progress.add("kept", len(rows))
-        yield json.dumps(
-            {"path": name, "records": len(rows), "bytes": writer.size, "sha256": writer.sha256.hexdigest()},
-            sort_keys=True,
-        )
+        return {"path": name, "records": len(rows), "bytes": writer.size, "sha256": writer.sha256.hexdigest()}
 
     def _write_parquet(self, writer: _HashingWriter, docs: list[Document]) -> None:
         step = self._config.parquet_row_group_rows
@@ -141,6 +174,108 @@ class _WriteShardFn(beam.DoFn):
             for doc in docs:
                 out.write(json.dumps(doc.to_json_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
                 out.write(b"\n")
+
+
+class _WriteViewShardFn(_WriteShardFn):
+    """Write one shard of one per-tier / recipe view; emit ``(view, description with tokens)``.
+
+    Views are not counted as written rows or kept records (the mixed corpus holds the records).
+    """
+
+    def __init__(self, config: WriteConfig, layout: OutputLayout, num_shards: int) -> None:
+        super().__init__(config, layout.corpus_dir, num_shards)
+        self._layout = layout
+
+    def process(self, element: tuple[tuple[str, int], dict[str, list[Any]]]) -> Iterator[Any]:  # type: ignore[override]
+        (view, shard), grouped = element
+        items = list(grouped["docs"])
+        description = self._write(self._layout.tier_dir(view), shard, items)
+        description["tokens"] = sum(doc.tokens or 0 for _, doc in items)
+        description["documents_without_tokens"] = sum(1 for _, doc in items if doc.tokens is None)
+        yield view, description
+
+
+def _view_names(doc: Document, per_tier: bool, ensembles: dict[str, tuple[str, ...]]) -> list[str]:
+    """The views a kept document belongs to: its tier (with ``per_tier``) and every recipe listing it."""
+    tier = doc.tier or UNTIERED
+    return ([tier] if per_tier else []) + [name for name, tiers in sorted(ensembles.items()) if tier in tiers]
+
+
+def _view_keys(
+    doc: Document, per_tier: bool, ensembles: dict[str, tuple[str, ...]], seed: int, num_shards: int
+) -> Iterator[tuple[tuple[str, int], tuple[int, Document]]]:
+    """Key one row of ``doc`` per view by (view, shard): copy 0's shard and order, as in the corpus."""
+    for view in _view_names(doc, per_tier, ensembles):
+        yield (view, shard_of(doc.id, seed, num_shards, 0)), (stable_hash64("order", seed, doc.id, 0), doc)
+
+
+def _views_json(
+    described: list[tuple[str, dict[str, Any]]],
+    layout: OutputLayout,
+    per_tier: bool,
+    ensembles: dict[str, tuple[str, ...]],
+    num_shards: int,
+) -> str:
+    """All view shard descriptions → the ``tiers_written`` manifest section (one entry per view)."""
+    out: dict[str, dict[str, Any]] = {}
+    for view, shard in sorted(described, key=lambda vs: (vs[0], vs[1]["path"])):
+        kind = "recipe" if view in ensembles else "tier"
+        entry = out.setdefault(
+            view,
+            {
+                "kind": kind,
+                "tiers": list(ensembles[view]) if kind == "recipe" else [view],
+                "dir": layout.tier_dir(view)[len(layout.root) :].lstrip("/"),
+                "num_shards": num_shards,
+                "rows": 0,
+                "tokens": 0,
+                "documents_without_tokens": 0,
+                "shards": [],
+            },
+        )
+        entry["rows"] += shard["records"]
+        entry["tokens"] += shard["tokens"]
+        entry["documents_without_tokens"] += shard["documents_without_tokens"]
+        entry["shards"].append(shard)
+    return json.dumps(out, sort_keys=True)
+
+
+def _all_view_shards(view: str, num_shards: int) -> list[tuple[tuple[str, int], None]]:
+    return [((view, i), None) for i in range(num_shards)]
+
+
+class _WriteViews(beam.PTransform):
+    """Kept documents → per-tier and recipe views under ``OUTPUT/tiers/`` + the ``tiers_written`` section."""
+
+    def __init__(self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int) -> None:
+        super().__init__()
+        self._config = config
+        self._layout = layout
+        self._num_shards = num_shards
+        self._seed = seed
+
+    def expand(self, docs: PCollection[Document]) -> PCollection[str]:
+        cfg, n = self._config, self._num_shards
+        # ((view, shard), (order_key, doc))
+        keyed = docs | "KeyByView" >> beam.FlatMap(_view_keys, cfg.per_tier, cfg.ensembles, self._seed, n)
+        # Every shard of every view that holds a document exists, even when empty.
+        every_shard = (
+            keyed
+            | "ViewNames" >> beam.Map(lambda item: item[0][0])
+            | "DistinctViews" >> beam.Distinct()
+            | "AllViewShards" >> beam.FlatMap(_all_view_shards, n)
+        )
+        described = (
+            {"docs": keyed, "all": every_shard}
+            | "GroupViewShards" >> beam.CoGroupByKey()
+            | "WriteViewShards" >> beam.ParDo(_WriteViewShardFn(cfg, self._layout, n))
+        )
+        return (
+            described
+            | "CollectViewShards" >> beam.combiners.ToList()
+            | "ViewsJson" >> beam.Map(_views_json, self._layout, cfg.per_tier, cfg.ensembles, n)
+            | "WriteViewStats" >> WriteJsonFile(self._layout.stats("tiers_written"))
+        )
 
 
 def _copies(doc: Document, seed: int, num_shards: int) -> Iterator[tuple[int, tuple[int, Document]]]:
@@ -189,4 +324,7 @@ class WriteCorpus(beam.PTransform):
             | "WriteShards" >> beam.ParDo(_WriteShardFn(self._config, self._layout.corpus_dir, n))
         )
         _ = shards | "WriteShardList" >> WriteJsonFile(self._layout.shard_list)
+        if self._config.per_tier or self._config.ensembles:
+            views = self._config.tier_num_shards or n
+            _ = docs | "WriteTierViews" >> _WriteViews(self._config, self._layout, views, seed)
         return shards

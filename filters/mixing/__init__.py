@@ -37,6 +37,7 @@ from tailguard.filters.mixing.components import (
     quantise,
     select_component,
 )
+from tailguard.filters.mixing.curriculum import CurriculumOptions, curriculum_violations, violation_message
 from tailguard.filters.mixing.plan import (
     ComponentTotals,
     MixItem,
@@ -72,6 +73,7 @@ __all__ = [
     "ComponentSpec",
     "ComponentTotals",
     "CountMinSketch",
+    "CurriculumOptions",
     "EmptyComponentError",
     "MixDecision",
     "MixItem",
@@ -80,6 +82,7 @@ __all__ = [
     "MixingTargetError",
     "RarityOptions",
     "accept_copies",
+    "curriculum_violations",
     "doc_events",
     "event_bucket",
     "final_weight",
@@ -93,4 +96,5 @@ __all__ = [
     "quantise",
     "rarity_score",
     "select_component",
+    "violation_message",
 ]

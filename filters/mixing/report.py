@@ -44,6 +44,8 @@ class MixTally:
     shard_rows: list[int] = field(default_factory=list)
     shard_upweighted: list[int] = field(default_factory=list)
     shard_reference: list[int] = field(default_factory=list)
+    shard_tokens: list[int] = field(default_factory=list)
+    shard_reference_tokens: list[int] = field(default_factory=list)
 
     # Per-component counters, in this order.
     FIELDS = (
@@ -58,9 +60,11 @@ class MixTally:
         "upweighted_rows",
         "tail_tokens",
     )
+    # Per-shard integer lists (curriculum spread; tokens count every copy).
+    SHARD_FIELDS = ("shard_rows", "shard_upweighted", "shard_reference", "shard_tokens", "shard_reference_tokens")
 
     def __post_init__(self) -> None:
-        for name in ("shard_rows", "shard_upweighted", "shard_reference"):
+        for name in self.SHARD_FIELDS:
             if not getattr(self, name):
                 setattr(self, name, [0] * self.num_shards)
 
@@ -82,6 +86,9 @@ class MixTally:
             self.shard_rows[shard] += 1
             self.shard_upweighted[shard] += decision.upweighted
             self.shard_reference[shard] += decision.component == reference_component
+            self.shard_tokens[shard] += decision.tokens
+            if decision.component == reference_component:
+                self.shard_reference_tokens[shard] += decision.tokens
         return self
 
     def merge(self, other: MixTally) -> MixTally:
@@ -90,7 +97,7 @@ class MixTally:
             mine = self.components.setdefault(name, [0] * len(self.FIELDS))
             for i, value in enumerate(row):
                 mine[i] = max(mine[i], value) if self.FIELDS[i] == "max_repeats_used" else mine[i] + value
-        for name in ("shard_rows", "shard_upweighted", "shard_reference"):
+        for name in self.SHARD_FIELDS:
             setattr(
                 self,
                 name,
@@ -147,6 +154,7 @@ def mix_report(
     rows = tally.shard_rows
     up_share = [u / r if r else 0.0 for u, r in zip(tally.shard_upweighted, rows, strict=True)]
     ref_share = [h / r if r else 0.0 for h, r in zip(tally.shard_reference, rows, strict=True)]
+    ref_tokens = [h / t if t else 0.0 for h, t in zip(tally.shard_reference_tokens, tally.shard_tokens, strict=True)]
     return {
         "components": out,
         "total_tokens": total,
@@ -180,5 +188,13 @@ def mix_report(
             },
             "shards_with_reference": sum(1 for h in tally.shard_reference if h),
             "reference_in_every_shard": all(tally.shard_reference) if shards else False,
+            "reference_token_share_per_shard": {
+                "min": min(ref_tokens, default=0.0),
+                "max": max(ref_tokens, default=0.0),
+            },
+            "reference_target_token_share": plan.shares.get(reference_component),
+            "shard_tokens": list(tally.shard_tokens),
+            "shard_reference_tokens": list(tally.shard_reference_tokens),
+            "shard_upweighted_rows": list(tally.shard_upweighted),
         },
     }
