@@ -246,7 +246,8 @@ def build_dataclass(cls: type, data: dict[str, Any], where: str) -> Any:
     """
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.init]
-    unknown = sorted(set(data) - set(names))
+    # str(): YAML keys may be numbers or booleans, which do not sort with strings.
+    unknown = sorted(str(k) for k in set(data) - set(names))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed keys: {', '.join(names)}")
     kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in data.items()}
@@ -274,7 +275,7 @@ def config_from_dict(data: dict[str, Any] | None) -> CurationConfig:
     if not isinstance(data, dict):
         raise ConfigError("config: the file must hold a mapping of sections")
     stage_names = [spec.name for spec in STAGES]
-    unknown = sorted(set(data) - _TOP_LEVEL - set(stage_names))
+    unknown = sorted(str(k) for k in set(data) - _TOP_LEVEL - set(stage_names))
     if unknown:
         raise ConfigError(
             f"config: unknown section(s) {', '.join(unknown)}; "
@@ -310,8 +311,12 @@ def load_config(path: str | Path | None) -> CurationConfig:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {exc}") from exc
     try:
         data = yaml.safe_load(text)
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: YAML nested too deeply") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if data is not None and not isinstance(data, dict):

@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,18 +36,38 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
 from tailguard.filters.errors import ConfigError
-from tailguard.filters.layout import OutputLayout
+from tailguard.filters.layout import OutputLayout, join_path
 from tailguard.pipelines.config import CurationConfig, load_config
-from tailguard.pipelines.manifest import Manifest, build_manifest, print_summary, write_manifest
+from tailguard.pipelines.manifest import (
+    Manifest,
+    build_manifest,
+    counters_of,
+    print_summary,
+    run_warnings,
+    tailguard_version,
+    write_manifest,
+)
 from tailguard.pipelines.report import write_report
 from tailguard.pipelines.stages import RunContext, StageSpec
 from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder for every stage)
 from tailguard.transforms.accounting import StageOutputs, WriteAccounting
 from tailguard.transforms.collapse import MeasureCollapse
 from tailguard.transforms.read_crawl import READ_STAGE, ReadCrawl
+from tailguard.transforms.unique_ids import STAGE as UNIQUE_IDS_STAGE
+from tailguard.transforms.unique_ids import AssignUniqueIds
 from tailguard.transforms.write_corpus import WriteConfig, WriteCorpus
 
-__all__ = ["JobNotFinishedError", "RunResult", "build_pipeline", "finalize", "parse_run_args", "run", "run_config"]
+__all__ = [
+    "JobNotFinishedError",
+    "RunResult",
+    "build_pipeline",
+    "check_output",
+    "claim_output",
+    "finalize",
+    "parse_run_args",
+    "run",
+    "run_config",
+]
 
 _LOG = logging.getLogger("tailguard")
 
@@ -70,10 +91,18 @@ def _build_dag(
     read = ReadCrawl(cfg.read, inputs, layout, total_files, report_inputs)
     stages: dict[str, StageOutputs] = {READ_STAGE: p | "ReadCrawl" >> read}
     docs = stages[READ_STAGE].docs
+    # Ids must be unique before the first stage that keys on them (dedup, mixing) and in the
+    # corpus; the per-document stages before it do not care, so a resumable run renames in its
+    # curate phase, where every batch's documents meet.
+    unique_ids = AssignUniqueIds(layout.stats(UNIQUE_IDS_STAGE))
     for spec, stage_cfg in stages_to_run:
+        if final and unique_ids is not None and not spec.per_document:
+            docs, unique_ids = docs | "AssignUniqueIds" >> unique_ids, None
         stages[spec.name] = docs | spec.label >> spec.build(stage_cfg, context)
         docs = stages[spec.name].docs
-    _ = docs | "WriteCorpus" >> WriteCorpus(write, layout, context.num_shards, context.seed)
+    if final and unique_ids is not None:
+        docs = docs | "AssignUniqueIds" >> unique_ids
+    _ = docs | "WriteCorpus" >> WriteCorpus(write, layout, context.num_shards, context.seed, report_progress=final)
     if final and cfg.collapse.enabled:
         _ = docs | "MeasureCollapse" >> MeasureCollapse(cfg.collapse, layout)
     # Every stage's rejected and dead-letter streams, and the ledger counts of all of them.
@@ -100,7 +129,12 @@ class RunResult:
 
 
 def _match_inputs(patterns: Sequence[str]) -> list[tuple[str, int]]:
-    """Match every pattern at launch; return sorted unique ``(path, size)``; fail when one matches nothing."""
+    """Match every pattern at launch; return sorted unique ``(path, size)``.
+
+    Fails (exit 2) when a pattern matches nothing or names a directory: a
+    directory is not expanded (which of its files are input is the user's call),
+    and reading it as a file would only dead-letter an ``IsADirectoryError``.
+    """
     found: dict[str, int] = {}
     for pattern in patterns:
         try:
@@ -109,6 +143,12 @@ def _match_inputs(patterns: Sequence[str]) -> list[tuple[str, int]]:
             raise ConfigError(f"input pattern {pattern!r} cannot be matched: {exc}") from exc
         if not result.metadata_list:
             raise ConfigError(f"input pattern {pattern!r} matches no files")
+        directories = [m.path for m in result.metadata_list if "://" not in m.path and os.path.isdir(m.path)]
+        if directories:
+            raise ConfigError(
+                f"--input {pattern!r} is a directory ({directories[0]}); give a glob of its files, "
+                f"e.g. '{directories[0].rstrip('/')}/*' or '{directories[0].rstrip('/')}/**'"
+            )
         found.update((m.path, m.size_in_bytes) for m in result.metadata_list)
     return sorted(found.items())
 
@@ -119,22 +159,106 @@ def _delete(*paths: str) -> None:
             FileSystems.delete([path])
 
 
-def _prepare_output(layout: OutputLayout, overwrite: bool, keep_ingest: bool) -> None:
-    if FileSystems.exists(layout.manifest):
+def _output_entries(layout: OutputLayout) -> list[str]:
+    """What the output folder holds already (top-level names locally; every object for ``gs://``)."""
+    if "://" not in layout.root:
+        return sorted(os.listdir(layout.root)) if os.path.isdir(layout.root) else []
+    try:
+        return [m.path for m in FileSystems.match([join_path(layout.root, "**")])[0].metadata_list]
+    except Exception:  # noqa: BLE001 - an unreachable bucket is reported by the write probe
+        return []
+
+
+def check_output(layout: OutputLayout, overwrite: bool) -> None:
+    """Refuse (exit 2) an output folder tailguard must not write into.
+
+    A finished run (``manifest.json``) needs ``--overwrite``; so does a
+    non-empty folder without tailguard's marker (``_work/tailguard-run.json``):
+    it is not a tailguard run, and nothing in it may be deleted.  An empty or
+    missing folder, or an unfinished tailguard run (which is resumed), is fine.
+
+    Raises:
+        ConfigError: Naming ``--output`` and what to do.
+    """
+    try:
+        finished = FileSystems.exists(layout.manifest)
+        marked = FileSystems.exists(layout.run_marker)
+    except Exception as exc:  # noqa: BLE001 - e.g. a bucket that does not exist or no credentials
+        raise ConfigError(f"--output: cannot reach {layout.root}: {type(exc).__name__}: {exc}") from exc
+    if finished:
         if not overwrite:
             raise ConfigError(
-                f"{layout.root} already holds a finished run (manifest.json); pass --overwrite to replace it"
+                f"--output: {layout.root} already holds a finished run (manifest.json); pass --overwrite to replace it"
             )
-        _delete(*layout.owned_top_level())
         return
-    # An interrupted run: its final outputs are rebuilt; completed ingest batches are reused.
-    _delete(layout.corpus_dir, layout.tiers_dir, layout.rejected_dir, layout.dead_letter_dir)
-    if not keep_ingest:
+    entries = _output_entries(layout)
+    if entries and not marked and not overwrite:
+        raise ConfigError(
+            f"--output: {layout.root} is not empty and is not a tailguard run (no {layout.run_marker}); "
+            "choose an empty or new folder, or pass --overwrite (only tailguard's own files are replaced)"
+        )
+
+
+def claim_output(layout: OutputLayout) -> None:
+    """Write tailguard's marker; this is also the check that the output is writable (exit 2 when not)."""
+    marker = json.dumps({"tool": "tailguard", "version": tailguard_version(), "layout": "OutputLayout"})
+    try:
+        if "://" not in layout.root:
+            os.makedirs(layout.work_dir, exist_ok=True)
+        with FileSystems.create(layout.run_marker) as handle:
+            handle.write(marker.encode("utf-8"))
+    except Exception as exc:  # noqa: BLE001 - any failure to write is the same config error
+        raise ConfigError(f"--output: cannot write to {layout.root}: {type(exc).__name__}: {exc}") from exc
+
+
+def _tailguard_files(layout: OutputLayout) -> list[str]:
+    """Files tailguard wrote in the output's data folders (never a file someone else put there)."""
+    patterns = [
+        join_path(layout.corpus_dir, "part-*"),
+        join_path(layout.corpus_dir, ".tmp-part-*"),
+        join_path(layout.tiers_dir, "*", "part-*"),
+        join_path(layout.tiers_dir, "*", ".tmp-part-*"),
+        join_path(layout.rejected_dir, "*", "part-*"),
+        join_path(layout.rejected_dir, "*", "beam-temp-*"),
+        join_path(layout.dead_letter_dir, "part-*"),
+        join_path(layout.dead_letter_dir, "beam-temp-*"),
+        layout.manifest,
+        layout.report_json,
+        layout.report_html,
+    ]
+    found: list[str] = []
+    for pattern in patterns:
+        try:
+            found += [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+        except Exception:  # noqa: BLE001 - a folder that does not exist matches nothing
+            continue
+    if "://" not in layout.root:  # WriteToText's temporary folders are directories
+        import glob
+
+        for pattern in (
+            join_path(layout.rejected_dir, "*", "beam-temp-*"),
+            join_path(layout.dead_letter_dir, "beam-temp-*"),
+        ):
+            found += [path for path in glob.glob(pattern) if os.path.isdir(path)]
+    return sorted(set(found))
+
+
+def _prepare_output(layout: OutputLayout, overwrite: bool, keep_ingest: bool) -> None:
+    check_output(layout, overwrite)
+    finished = FileSystems.exists(layout.manifest)
+    # Only tailguard's own files go: a user's file inside corpus/ (or anywhere) survives.
+    doomed = _tailguard_files(layout)
+    if doomed:
+        FileSystems.delete(doomed)
+    if finished or not keep_ingest:
         _delete(layout.work_dir)
-        return
-    if FileSystems.exists(layout.work_dir):
+    elif FileSystems.exists(layout.work_dir):
+        # An interrupted run: its final outputs are rebuilt; completed ingest batches are reused.
         stale = [m.path for m in FileSystems.match([FileSystems.join(layout.work_dir, "*")])[0].metadata_list]
-        FileSystems.delete([path for path in stale if not path.startswith(layout.ingest_dir)] or [])
+        stale = [path for path in stale if not path.startswith(layout.ingest_dir)]
+        if stale:
+            FileSystems.delete(stale)
+    claim_output(layout)
 
 
 def _pipeline(options: PipelineOptions) -> beam.Pipeline:
@@ -195,10 +319,12 @@ def _run_resumable(
         context = RunContext(batch_layout, cfg.seed, len(paths))
         p = _pipeline(options)
         _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(files), final=False)
-        results.append(_run_one(p))
-        # The completion record is written last: its presence means the batch is whole.
+        result = _run_one(p)
+        results.append(result)
+        # The completion record is written last: its presence means the batch is whole.  It keeps
+        # the batch's counters, so the manifest sums every batch once, also across resumes.
         with FileSystems.create(done) as handle:
-            handle.write(json.dumps({"files": paths}).encode("utf-8"))
+            handle.write(json.dumps({"files": paths, "counters": counters_of(result)}).encode("utf-8"))
     checkpoints = [b.corpus_glob("jsonl.zst") for b in batch_layouts]
     total_bytes = sum(size for _, size in files)
     context = RunContext(OutputLayout(cfg.output), cfg.seed, cfg.write.resolve_shards(total_bytes))
@@ -245,6 +371,7 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
         raise ConfigError("no output directory: give --output DIR or set output: in the config")
     files = _match_inputs(cfg.inputs)
     layout = OutputLayout(cfg.output)
+    # Before any pipeline is built: a refused or unwritable output is a config error (exit 2).
     _prepare_output(layout, overwrite, keep_ingest=cfg.resume.enabled)
     options = PipelineOptions([*cfg.pipeline.beam_args(), *beam_args])
     unfilled = sorted(k for k, v in options.get_all_options().items() if isinstance(v, str) and "FILL" in v)
@@ -314,6 +441,12 @@ def parse_run_args(argv: Sequence[str] | None, *, require_config: bool = True) -
     parser.add_argument("--input", action="append", default=None, help="input glob; repeat for more (overrides config)")
     parser.add_argument("--output", help="output directory (overrides config)")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 4 when the run ends with a WARNING (empty/short mix component, collapse alarm, "
+        "failed input file, empty corpus)",
+    )
     return parser.parse_known_args(argv)
 
 
@@ -330,4 +463,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     if not result.balanced:
         _LOG.error("the ledger does not balance: records were lost or double-counted (see manifest.json)")
         return 3
+    warnings = run_warnings(result.manifest)
+    for warning in warnings:
+        _LOG.warning(warning)
+    if warnings and getattr(args, "strict", False):
+        _LOG.error("--strict: %d warning(s); exit 4", len(warnings))
+        return 4
     return 0

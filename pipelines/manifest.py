@@ -25,7 +25,16 @@ from tailguard.filters.mixing import violation_message
 from tailguard.pipelines.config import CurationConfig
 from tailguard.pipelines.stages import RunContext
 
-__all__ = ["Manifest", "build_manifest", "ledger_from_counts", "print_summary", "tailguard_version", "write_manifest"]
+__all__ = [
+    "Manifest",
+    "build_manifest",
+    "counters_of",
+    "ledger_from_counts",
+    "print_summary",
+    "run_warnings",
+    "tailguard_version",
+    "write_manifest",
+]
 
 
 @dataclass(frozen=True)
@@ -59,14 +68,20 @@ def ledger_from_counts(counts: list[dict[str, Any]], stage_order: list[str]) -> 
 
     Returns:
         ``{"input_records", "kept", "dropped": {stage: {reason: n}}, "dead_letter",
-        "dead_letter_by_stage", "balanced"}``.
+        "dead_letter_by_stage", "file_failures", "balanced"}``.  ``file_failures``
+        counts files the reader could not read to the end — as files, with the
+        stored bytes and (where the format tells) records they did not yield;
+        they are outside the record balance, which covers the records read.
     """
     inputs = kept = dead = 0
     dropped: dict[str, dict[str, int]] = {}
     dead_by_stage: dict[str, int] = {}
+    failures = {"files": 0, "bytes_not_read": 0, "records_not_read": 0, "records_not_read_unknown": 0}
     for entry in counts:
         key, n = entry["key"], int(entry["count"])
-        if key[0] == "input":
+        if key[0] == "file_failure":
+            failures[key[1]] = failures.get(key[1], 0) + n
+        elif key[0] == "input":
             inputs += n
         elif key[0] == "kept":
             kept += n
@@ -87,12 +102,13 @@ def ledger_from_counts(counts: list[dict[str, Any]], stage_order: list[str]) -> 
         "dropped": dropped,
         "dead_letter": dead,
         "dead_letter_by_stage": dead_by_stage,
+        "file_failures": failures,
         "balanced": inputs == kept + total_dropped + dead,
     }
 
 
-def _counters(result: Any) -> dict[str, dict[str, int]]:
-    """Beam counters in tailguard namespaces, when the runner reports them."""
+def counters_of(result: Any) -> dict[str, dict[str, int]]:
+    """Beam counters in tailguard namespaces (``{stage: {name: n}}``), when the runner reports them."""
     out: dict[str, dict[str, int]] = {}
     try:
         query = result.metrics().query()
@@ -109,13 +125,34 @@ def _counters(result: Any) -> dict[str, dict[str, int]]:
     return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
 
 
-def _merge_counters(results: list[Any]) -> dict[str, dict[str, int]]:
+def _merge_counters(parts: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
     merged: dict[str, dict[str, int]] = {}
-    for result in results:
-        for stage, values in _counters(result).items():
+    for part in parts:
+        for stage, values in part.items():
             for name, value in values.items():
                 merged.setdefault(stage, {})[name] = merged.get(stage, {}).get(name, 0) + value
     return {k: dict(sorted(v.items())) for k, v in sorted(merged.items())}
+
+
+def _run_counters(results: list[Any], ingest_dirs: list[OutputLayout]) -> dict[str, dict[str, int]]:
+    """Counters of the whole run, each pipeline's counted once (also across resumes).
+
+    A resumable run stores each ingest batch's counters in its completion record
+    (a batch finished by an earlier process counts too); the curate phase
+    (``results[-1]``) adds its own, except ``read``, which there re-reads the
+    checkpoints rather than the input.  A batch's ``write`` counters count
+    checkpoint rows, not corpus rows, and are left out.
+    """
+    if not ingest_dirs:
+        return _merge_counters([counters_of(r) for r in results])
+    parts: list[dict[str, dict[str, int]]] = []
+    for batch in ingest_dirs:
+        lines = _read_lines(batch.batch_done)
+        stored = json.loads(lines[0]).get("counters", {}) if lines else {}
+        parts.append({stage: values for stage, values in stored.items() if stage != "write"})
+    if results:
+        parts.append({stage: values for stage, values in counters_of(results[-1]).items() if stage != "read"})
+    return _merge_counters(parts)
 
 
 def _ledger_counts(layout: OutputLayout) -> list[dict[str, Any]]:
@@ -175,7 +212,7 @@ def build_manifest(
             "shards": shards,
         },
         "ledger": ledger_from_counts(counts, stage_order),
-        "counters": _merge_counters(results),
+        "counters": _run_counters(results, ingest_dirs),
         "run": {
             "mode": "resumable" if ingest_dirs else "single",
             "ingest_batches": len(ingest_dirs),
@@ -226,6 +263,50 @@ def write_manifest(manifest: Manifest, output_dir: str) -> str:
     return path
 
 
+#: A mix component is "short" when its realised token share is this far (absolute) below its target.
+SHORT_COMPONENT_MARGIN = 0.01
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def run_warnings(manifest: Manifest) -> list[str]:
+    """The outcomes a user must not miss, one plain line each (``tailguard run --strict`` exits 4 on any).
+
+    Empty or short mix components, crossed collapse alarms, input files that
+    could not be read to the end, and an empty corpus.
+    """
+    data = manifest.data
+    out: list[str] = []
+    for name, comp in ((data.get("mixing") or {}).get("components") or {}).items():
+        target, realized = comp.get("target_token_share"), comp.get("realized_token_share")
+        if comp.get("empty") or comp.get("documents") == 0:
+            out.append(f"mix component {name!r} is empty: no document selected (target share {_number(target)})")
+        elif isinstance(target, float) and isinstance(realized, float) and realized < target - SHORT_COMPONENT_MARGIN:
+            out.append(
+                f"mix component {name!r} is short: {realized:.3f} of the tokens against a target of {target:.3f}"
+            )
+    for alarm in (data.get("collapse") or {}).get("alarms") or []:
+        out.append(
+            f"collapse alarm: {alarm.get('indicator')} = {_number(alarm.get('value'))} in {alarm.get('group')} "
+            f"(alarm when {alarm.get('rule')} {_number(alarm.get('bound'))})"
+        )
+    failures = data["ledger"].get("file_failures") or {}
+    if failures.get("files"):
+        unknown = failures.get("records_not_read_unknown", 0)
+        out.append(
+            f"{failures['files']} input file(s) could not be read to the end: "
+            f"{failures.get('bytes_not_read', 0):,} stored bytes and {failures.get('records_not_read', 0):,} records "
+            f"not read"
+            + (f" (+ an unknown number in {unknown} file(s))" if unknown else "")
+            + "; see dead_letter/ (unit: file)"
+        )
+    if not data.get("outputs", {}).get("records"):
+        out.append("the corpus is empty: no document reached corpus/")
+    return out
+
+
 def stage_rows(ledger: dict[str, Any], stage_order: list[str]) -> list[tuple[str, int, int, dict[str, int], int]]:
     """Return ``(stage, in, kept, drops_by_reason, dead_letter)`` per stage, in order."""
     rows = []
@@ -259,6 +340,14 @@ def print_summary(manifest: Manifest, output_dir: str, stream: TextIO | None = N
         f"{ledger['dead_letter']:,} dead-letter  [{status}]",
         file=stream,
     )
+    failures = ledger.get("file_failures") or {}
+    if failures.get("files"):
+        print(
+            f"failed files: {failures['files']:,} not read to the end ({failures.get('bytes_not_read', 0):,} bytes, "
+            f"{failures.get('records_not_read', 0):,} records known not read; records read before the damage are "
+            "in the ledger)",
+            file=stream,
+        )
     outputs = data["outputs"]
     layout = OutputLayout(output_dir)
     print(
@@ -266,3 +355,5 @@ def print_summary(manifest: Manifest, output_dir: str, stream: TextIO | None = N
         file=stream,
     )
     print(f"manifest: {layout.manifest}", file=stream)
+    for warning in run_warnings(manifest):
+        print(f"WARNING: {warning}", file=stream)

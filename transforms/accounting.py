@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -31,6 +31,7 @@ from tailguard.filters.document import Document, evolve
 from tailguard.filters.layout import OutputLayout
 from tailguard.filters.verdict import Verdict
 from tailguard.transforms._files import WriteJsonFile
+from tailguard.transforms.progress import ProgressTally
 
 __all__ = [
     "DEAD_LETTER",
@@ -113,7 +114,14 @@ class DeadLetter:
         snippet: The start of the offending input, for debugging.
         traceback: Formatted traceback (empty for reader-detected errors).
         unit: ``record`` when one input record failed; ``element`` when the
-            stage's whole input element raised (for the reader: a whole file).
+            stage's whole input element raised (for the reader: a whole file);
+            ``file`` when the reader could not read the rest of a file (every
+            record before the damage was read).  The ledger counts ``file``
+            letters and the reader's ``element`` letters as failed files, not
+            as records.
+        bytes_not_read: For a failed file: stored bytes not read (``None`` = unknown).
+        records_not_read: For a failed file: records not read, where the format
+            tells (``None`` = unknown).
     """
 
     stage: str
@@ -124,10 +132,16 @@ class DeadLetter:
     snippet: str = ""
     traceback: str = ""
     unit: str = "record"
+    bytes_not_read: int | None = None
+    records_not_read: int | None = None
+
+    def is_file_failure(self, read_stage: str = "read") -> bool:
+        """Whether this letter stands for a file that was not fully read (not for one record)."""
+        return self.unit == "file" or (self.unit == "element" and self.stage == read_stage)
 
     def to_json_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        return {
+        out: dict[str, Any] = {
             "unit": self.unit,
             "stage": self.stage,
             "error": self.error,
@@ -137,6 +151,10 @@ class DeadLetter:
             "snippet": self.snippet,
             "traceback": self.traceback,
         }
+        if self.unit == "file":
+            out["bytes_not_read"] = self.bytes_not_read
+            out["records_not_read"] = self.records_not_read
+        return out
 
 
 class StageOutputs(NamedTuple):
@@ -339,12 +357,37 @@ class _WriteDeadLetter(beam.PTransform):
         )
 
 
-def _ledger_key_rejected(r: Rejection) -> tuple[str, int]:
-    return json.dumps(["dropped", r.stage, r.reason]), 1
+class _LedgerKeysFn(beam.DoFn):
+    """Turn rejections / dead letters into ledger keys; also feed the live progress line.
 
+    Every stage's drops and dead letters pass here, so the progress line counts
+    them all (not only the reader's).  A failed file counts as a file, with the
+    bytes (and records, where known) it did not yield, never as a record.
+    """
 
-def _ledger_key_dead(d: DeadLetter) -> tuple[str, int]:
-    return json.dumps(["dead_letter", d.stage]), 1
+    def __init__(self, read_stage: str) -> None:
+        self._read_stage = read_stage
+
+    def setup(self) -> None:
+        # The tally is per worker process; look it up once.
+        self._progress = ProgressTally.get()
+
+    def process(self, item: Rejection | DeadLetter) -> Iterator[tuple[str, int]]:
+        if isinstance(item, Rejection):
+            self._progress.add(f"dropped:{item.stage}/{item.reason}")
+            yield json.dumps(["dropped", item.stage, item.reason]), 1
+        elif item.is_file_failure(self._read_stage):
+            self._progress.add("failed_files")
+            yield json.dumps(["file_failure", "files"]), 1
+            if item.bytes_not_read is not None:
+                yield json.dumps(["file_failure", "bytes_not_read"]), item.bytes_not_read
+            if item.records_not_read is not None:
+                yield json.dumps(["file_failure", "records_not_read"]), item.records_not_read
+            else:
+                yield json.dumps(["file_failure", "records_not_read_unknown"]), 1
+        else:
+            self._progress.add("dead_letter")
+            yield json.dumps(["dead_letter", item.stage]), 1
 
 
 class _WriteLedger(beam.PTransform):
@@ -352,8 +395,9 @@ class _WriteLedger(beam.PTransform):
 
     The counts are computed from the data streams themselves, so they are exact
     on every runner.  ``input_records`` is counted separately by the reader
-    (records per file, ``_work/input_records.jsonl``) plus whole files that
-    raised; a stage that loses a record therefore unbalances the ledger.
+    (records per file, ``_work/input_records.jsonl``); a stage that loses a
+    record therefore unbalances the ledger.  Files the reader could not read to
+    the end are counted as files (``file_failure`` keys), not as records.
     """
 
     def __init__(self, layout: OutputLayout, kept: PCollection[Document], read_stage: str) -> None:
@@ -363,17 +407,10 @@ class _WriteLedger(beam.PTransform):
         self._read_stage = read_stage
 
     def expand(self, stages: dict[str, StageOutputs]) -> PDone:
-        read = stages[self._read_stage]
-        parts = [
-            # A file that raised as a whole is one input record, dead-lettered.
-            read.dead_letter
-            | "FilesThatRaised" >> beam.Filter(lambda d: d.unit == "element")
-            | "CountRaisedFiles" >> beam.Map(lambda _: ('["input"]', 1)),
-            self._kept | "CountKept" >> beam.Map(lambda _: ('["kept"]', 1)),
-        ]
+        parts = [self._kept | "CountKept" >> beam.Map(lambda _: ('["kept"]', 1))]
         for name, out in stages.items():
-            parts.append(out.rejected | f"CountDropped{name}" >> beam.Map(_ledger_key_rejected))
-            parts.append(out.dead_letter | f"CountDead{name}" >> beam.Map(_ledger_key_dead))
+            parts.append(out.rejected | f"CountDropped{name}" >> beam.ParDo(_LedgerKeysFn(self._read_stage)))
+            parts.append(out.dead_letter | f"CountDead{name}" >> beam.ParDo(_LedgerKeysFn(self._read_stage)))
         return (
             parts
             | "FlattenCounts" >> beam.Flatten()

@@ -71,6 +71,8 @@ from tailguard.transforms.accounting import (
 __all__ = ["STAGE", "MixByTokens", "MixConfig", "default_components"]
 
 STAGE = "mix"
+#: How far the target shares may sum from 1 without ``normalise`` (float rounding of e.g. 0.7 + 0.2 + 0.1).
+SHARE_SUM_TOLERANCE = 1e-6
 _DECISIONS = "decisions"
 
 
@@ -114,6 +116,9 @@ class MixConfig:
         dup_exponent: Weight × ``dup_cluster_size ** -dup_exponent`` (0 = off).
         curriculum: Per-shard spread rules (human token share, tail in every shard); checked
             in the mixing report, enforced by the manifest when ``curriculum.enforce``.
+        normalise: Rescale ``target_share`` values that do not sum to 1.  Off by
+            default: shares summing to anything but 1 (± 1e-6) are a config error,
+            never silently rescaled (0.5 / 0.2 / 0.1 would become 0.625 / 0.25 / 0.125).
     """
 
     enabled: bool = True
@@ -127,6 +132,7 @@ class MixConfig:
     reference_vocabulary: str = ""
     dup_exponent: float = 0.0
     curriculum: CurriculumOptions = field(default_factory=CurriculumOptions)
+    normalise: bool = False
 
     def __post_init__(self) -> None:
         if not self.components:
@@ -142,6 +148,13 @@ class MixConfig:
             raise ValueError("mix.dup_exponent must be >= 0")
         if self.tokenizer not in ("cl100k", "estimate"):
             raise ValueError(f"mix.tokenizer must be 'cl100k' or 'estimate', got {self.tokenizer!r}")
+        total = sum(c.target_share for c in self.components)
+        if not self.normalise and abs(total - 1.0) > SHARE_SUM_TOLERANCE:
+            shares = " + ".join(f"{c.name} {c.target_share:g}" for c in self.components)
+            raise ValueError(
+                f"mix.components target_share values sum to {total:.6g} ({shares}), not 1 (± {SHARE_SUM_TOLERANCE:g}); "
+                "fix them, or set mix.normalise: true to rescale them"
+            )
 
 
 def _load_vocabulary(path: str) -> frozenset[str]:

@@ -24,7 +24,14 @@ from apache_beam.pvalue import PBegin, TaggedOutput
 
 from tailguard.filters.document import Document, evolve
 from tailguard.filters.layout import OutputLayout
-from tailguard.filters.readers import ReaderOptions, RecordError, Skip, UnsupportedFormatError, read_records
+from tailguard.filters.readers import (
+    FileFailure,
+    ReaderOptions,
+    RecordError,
+    Skip,
+    UnsupportedFormatError,
+    read_records,
+)
 from tailguard.transforms._files import WriteJsonFile
 from tailguard.transforms.accounting import (
     DEAD_LETTER,
@@ -81,6 +88,7 @@ class _ReadFileFn(beam.DoFn):
         self._files = Metrics.counter(namespace, "files")
         self._bytes = Metrics.counter(namespace, "bytes")
         self._dead = Metrics.counter(namespace, DEAD_LETTER)
+        self._failed_files = Metrics.counter(namespace, "failed_files")
         self._progress = ProgressTally.get(self._config.progress_interval_s)
         if self._total_files:
             self._progress.set_total_files(self._total_files)
@@ -96,13 +104,23 @@ class _ReadFileFn(beam.DoFn):
         with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as raw:
             try:
                 for output in self._route(read_records(path, raw, self._options)):
-                    records += 1
+                    # A failed file is counted as a file (with what it did not yield), not as a record.
+                    if not (isinstance(output, TaggedOutput) and getattr(output.value, "unit", "") == "file"):
+                        records += 1
                     yield output
             except UnsupportedFormatError as exc:
-                records += 1
-                self._dead.inc()
-                self._progress.add("dead_letter")
-                yield TaggedOutput(DEAD_LETTER, DeadLetter(READ_STAGE, f"UnsupportedFormat: {exc}", path, 0))
+                self._failed_files.inc()
+                yield TaggedOutput(
+                    DEAD_LETTER,
+                    DeadLetter(
+                        READ_STAGE,
+                        f"UnsupportedFormat: {exc}",
+                        path,
+                        0,
+                        unit="file",
+                        bytes_not_read=readable.metadata.size_in_bytes,
+                    ),
+                )
         # Counted independently of the three outputs, so the ledger catches a lost record.
         yield TaggedOutput(INPUT_COUNT, records)
         self._files.inc()
@@ -119,14 +137,27 @@ class _ReadFileFn(beam.DoFn):
                 # Copy-on-write like every stage (the guard test checks it), though the reader made it.
                 yield evolve(item, lineage={READ_STAGE: "kept"})
             elif isinstance(item, Skip):
+                # Drops and dead letters reach the progress line through the ledger (every stage's do).
                 Metrics.counter(counter_namespace(READ_STAGE), item.reason).inc()
-                self._progress.add(f"dropped:{READ_STAGE}/{item.reason}")
                 yield TaggedOutput(
                     REJECTED, Rejection(READ_STAGE, item.reason, item.id, item.source, item.position, item.detail)
                 )
+            elif isinstance(item, FileFailure):
+                self._failed_files.inc()
+                letter = DeadLetter(
+                    READ_STAGE,
+                    item.error,
+                    item.source,
+                    item.position,
+                    None,
+                    item.snippet,
+                    unit="file",
+                    bytes_not_read=item.bytes_not_read,
+                    records_not_read=item.records_not_read,
+                )
+                yield TaggedOutput(DEAD_LETTER, letter)
             elif isinstance(item, RecordError):
                 self._dead.inc()
-                self._progress.add("dead_letter")
                 yield TaggedOutput(
                     DEAD_LETTER, DeadLetter(READ_STAGE, item.error, item.source, item.position, None, item.snippet)
                 )

@@ -127,10 +127,11 @@ class _HashingWriter(io.RawIOBase):
 class _WriteShardFn(beam.DoFn):
     """Write one shard file (sorted by hash) and emit a description of it."""
 
-    def __init__(self, config: WriteConfig, corpus_dir: str, num_shards: int) -> None:
+    def __init__(self, config: WriteConfig, corpus_dir: str, num_shards: int, report_progress: bool = True) -> None:
         self._config = config
         self._corpus_dir = corpus_dir
         self._num_shards = num_shards
+        self._report_progress = report_progress
 
     def setup(self) -> None:
         self._rows = Metrics.counter(counter_namespace("write"), "rows")
@@ -140,7 +141,8 @@ class _WriteShardFn(beam.DoFn):
         shard, grouped = element
         description = self._write(self._corpus_dir, shard, grouped["docs"])
         self._rows.inc(description["records"])
-        self._progress.add("kept", description["records"])
+        if self._report_progress:  # checkpoints are not corpus rows
+            self._progress.add("kept", description["records"])
         yield json.dumps(description, sort_keys=True)
 
     def _write(self, directory: str, shard: int, items: Iterable[tuple[int, Document]]) -> dict[str, Any]:
@@ -164,7 +166,9 @@ class _WriteShardFn(beam.DoFn):
     def _write_parquet(self, writer: _HashingWriter, docs: list[Document]) -> None:
         step = self._config.parquet_row_group_rows
         with pq.ParquetWriter(pa.PythonFile(writer, mode="w"), ARROW_SCHEMA, compression="zstd") as out:
-            for start in range(0, len(docs), step) or [0]:
+            # An empty shard gets no row group at all: HF datasets fails on a 0-row row group
+            # ("BatchSize must be greater than 0"), while a file with none loads as 0 rows.
+            for start in range(0, len(docs), step):
                 chunk = [doc.to_row() for doc in docs[start : start + step]]
                 out.write_table(pa.Table.from_pylist(chunk, schema=ARROW_SCHEMA))
 
@@ -298,12 +302,16 @@ class WriteCorpus(beam.PTransform):
         layout: The run's output layout (shards go to ``layout.corpus_dir``).
         num_shards: Resolved shard count (see :meth:`WriteConfig.resolve_shards`).
         seed: The run seed (shard assignment and in-shard order hash it with the id).
+        report_progress: Count the rows in the progress lines' ``written`` (false
+            for a resumable run's ingest checkpoints, which are not the corpus).
 
     Returns (from ``expand``):
         A PCollection of JSON lines describing the written shards.
     """
 
-    def __init__(self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int = 0) -> None:
+    def __init__(
+        self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int = 0, report_progress: bool = True
+    ) -> None:
         super().__init__()
         if num_shards <= 0:
             raise ValueError("WriteCorpus needs num_shards > 0")
@@ -311,6 +319,7 @@ class WriteCorpus(beam.PTransform):
         self._layout = layout
         self._num_shards = num_shards
         self._seed = seed
+        self._report_progress = report_progress
 
     def expand(self, docs: PCollection[Document]) -> PCollection[str]:
         seed, n = self._seed, self._num_shards
@@ -321,7 +330,8 @@ class WriteCorpus(beam.PTransform):
         shards = (
             {"docs": keyed, "all": every_shard}
             | "GroupShards" >> beam.CoGroupByKey()
-            | "WriteShards" >> beam.ParDo(_WriteShardFn(self._config, self._layout.corpus_dir, n))
+            | "WriteShards"
+            >> beam.ParDo(_WriteShardFn(self._config, self._layout.corpus_dir, n, self._report_progress))
         )
         _ = shards | "WriteShardList" >> WriteJsonFile(self._layout.shard_list)
         if self._config.per_tier or self._config.ensembles:

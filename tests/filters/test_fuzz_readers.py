@@ -15,11 +15,8 @@ import pytest
 from tests.filters.reader_fuzzing import TARGETS, run_target
 
 CASES = int(os.environ.get("TAILGUARD_FUZZ_CASES", "200"))
-CI_TARGETS = tuple(t for t in TARGETS if t != "yaml")
-
-
-@pytest.mark.parametrize("target", CI_TARGETS)
-def test_fuzzed_inputs_never_break_the_reader(target):
+@pytest.mark.parametrize("target", TARGETS)
+def test_fuzzed_inputs_never_break_the_reader_or_config_loader(target):
     report = run_target(target, CASES, seed=14)
     assert report.cases >= CASES * 9 // 10, f"hypothesis generated only {report.cases} cases"
     assert report.crashes == {}, f"{target}: {report.crashes}; first inputs: {report.examples}"

@@ -65,7 +65,7 @@ def test_mix_with_an_empty_component_renormalises_and_reports_it(
         *COMPONENTS,
         ComponentSpec("synthetic", 0.2, tiers=("curated_synthetic",)),
     )
-    config = MixConfig(components=components, tokenizer="estimate")
+    config = MixConfig(components=components, tokenizer="estimate", normalise=True)  # 0.5 + 0.5 + 0.2
     p = TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"]), blocking=True)
     out = p | beam.Create(_docs()) | MixByTokens(config, OutputLayout(str(tmp_path)), seed=1, num_shards=1)
     assert_that(out.docs | beam.combiners.Count.Globally(), equal_to([40]), label="KeptCount")
