@@ -133,7 +133,7 @@ class Document:
             by key so that output bytes do not depend on insertion order).
         """
         row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "html"}
-        row["provenance"] = dataclasses.asdict(self.provenance)
+        row["provenance"] = _provenance_dict(self.provenance)
         for name in _MAP_FIELDS:
             row[name] = [{"key": k, "value": v} for k, v in sorted(row[name].items())]
         return row
@@ -141,7 +141,7 @@ class Document:
     def to_json_dict(self) -> dict[str, Any]:
         """Return the document as a JSON-serialisable dict (maps stay dicts, in key order)."""
         row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "html"}
-        row["provenance"] = dataclasses.asdict(self.provenance)
+        row["provenance"] = _provenance_dict(self.provenance)
         for name in _MAP_FIELDS:
             row[name] = dict(sorted(row[name].items()))
         return row
@@ -174,6 +174,15 @@ class Document:
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Document)) - {"html"}
+_PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
+
+
+def _provenance_dict(provenance: Provenance) -> dict[str, Any]:
+    # Provenance holds scalars only, so this equals dataclasses.asdict (which deep-copies
+    # recursively: ~18 us per call against ~1 us, on every document written or rejected).
+    return {name: getattr(provenance, name) for name in _PROVENANCE_FIELDS}
+
+
 _PROVENANCE_NAMES = frozenset(f.name for f in dataclasses.fields(Provenance))
 _MAP_FIELDS = ("quality", "detector_scores", "lineage", "metadata")
 
