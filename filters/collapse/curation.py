@@ -6,8 +6,8 @@ benchmark cannot drift from the pipeline:
 
 * exact dedup (``dedup_exact``, by text): :func:`filters.dedup.text_key` per
   document, one survivor per key — the smallest :func:`survivor_label`;
-* near dedup (``dedup_near``): :func:`filters.dedup.shingles` →
-  :class:`MinHasher` signatures → :func:`band_hashes` → :func:`candidate_buckets`
+* near dedup (``dedup_near``): :class:`BatchSigner` signatures (the stage's
+  default ``signer: oph``) → :func:`band_hashes` → :func:`candidate_buckets`
   → :func:`cap_bucket` → verified star edges (:func:`bucket_edges` with
   :func:`verify_cutoff`) → connected components by alternating
   :func:`large_star` / :func:`small_star` rounds → :func:`settle_children`;
@@ -39,13 +39,12 @@ from tailguard.filters.dedup import (
     large_star,
     optimal_params,
     settle_children,
-    shingles,
     small_star,
     survivor_label,
     text_key,
     verify_cutoff,
 )
-from tailguard.filters.dedup.minhash import MinHasher
+from tailguard.filters.dedup.signing import BatchSigner
 from tailguard.filters.hashing import stable_hash64
 
 __all__ = [
@@ -240,11 +239,12 @@ def near_dedup(docs: Sequence[BenchDoc], settings: NearDedupSettings = NearDedup
         The documents that are not a non-survivor member of a near-duplicate component.
     """
     labels = [survivor_label(d.id) for d in docs]
-    sets = [shingles(d.text, "word", settings.ngram, True) for d in docs]
-    signable = [i for i, s in enumerate(sets) if s]  # no shingles: never a near-duplicate
+    signer = BatchSigner(settings.num_perm, settings.seed, "word", settings.ngram, True)
+    all_sigs, has_shingles = signer.sign([d.text for d in docs])
+    signable = np.flatnonzero(has_shingles).tolist()  # no shingles: never a near-duplicate
     if len(signable) < 2:
         return list(docs)
-    sigs = MinHasher(settings.num_perm, settings.seed).signatures([sets[i] for i in signable])
+    sigs = all_sigs[has_shingles]
     params = optimal_params(
         settings.threshold, settings.num_perm, settings.false_positive_weight, settings.false_negative_weight
     )
