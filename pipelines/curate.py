@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -369,6 +370,7 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
         raise ConfigError("no inputs: give --input GLOB or set inputs: in the config")
     if not cfg.output:
         raise ConfigError("no output directory: give --output DIR or set output: in the config")
+    started = time.monotonic()
     files = _match_inputs(cfg.inputs)
     layout = OutputLayout(cfg.output)
     # Before any pipeline is built: a refused or unwritable output is a config error (exit 2).
@@ -398,6 +400,7 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
         build_pipeline(p, replace(cfg, inputs=tuple(path for path, _ in files)), context, len(files))
         results, batches = [_run_one(p)], []
     manifest = build_manifest(cfg, context, results, batches)
+    manifest.data["run"]["duration_s"] = round(time.monotonic() - started, 1)
     write_manifest(manifest, cfg.output)
     _, report = write_report(cfg.output)
     _LOG.info("report: %s", report)

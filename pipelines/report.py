@@ -14,16 +14,45 @@ import html
 import io
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from tailguard.filters.layout import OutputLayout
+from tailguard.filters.layout import OutputLayout, join_path
 
-__all__ = ["build_report", "render_html", "write_report"]
+__all__ = ["INDICATORS", "build_report", "render_html", "write_report"]
 
 _OK, _ALARM, _MISSING = "#2e7d32", "#c62828", "#757575"
+
+#: Every indicator the report shows: what it measures, and which way is good.
+INDICATORS: dict[str, tuple[str, str]] = {
+    "docs": ("documents measured", "context"),
+    "tokens": ("word tokens measured", "context"),
+    "types": ("distinct word types", "higher"),
+    "sample_tokens": ("tokens in the fixed-size sample that the sample metrics use", "context"),
+    "distinct_1": ("distinct words / words in the sample (type-token ratio)", "higher"),
+    "distinct_2": ("distinct word pairs / word pairs in the sample", "higher"),
+    "distinct_3": ("distinct word triples / word triples in the sample", "higher"),
+    "mattr": ("moving-average type-token ratio: vocabulary richness that does not shrink with length", "higher"),
+    "gzip_ratio": ("gzip size / raw size of the sample: repetitive text compresses more", "higher"),
+    "near_dup_rate_sample": ("share of sampled documents with a near-duplicate in the sample", "lower"),
+    "unigram_entropy": ("entropy of the word distribution (bits)", "higher"),
+    "exact_dup_rate": ("share of documents whose text exactly repeats another's", "lower"),
+    "dup_cluster_share": ("share of documents in a near-duplicate cluster of more than one", "lower"),
+    "ai_scored_docs": ("documents with an AI score", "context"),
+    "ai_above_threshold_share": ("share of scored documents above the collapse AI-score threshold", "lower"),
+    "verified_human_token_share": ("token share of documents from the human tiers", "higher"),
+    "upweighted_token_share": ("token share of documents mixing up-weighted as rare", "context"),
+    "ref_vocab_coverage": ("share of the human reference's word types present", "higher"),
+    "rare_type_survival": ("share of the reference's rare word types still present", "higher"),
+    "tail_mass": ("token share of the reference's tail (rare) word types", "higher, up to ref_tail_mass"),
+    "ref_tail_mass": ("tail token share of the reference itself", "context: the target of tail_mass"),
+    "jsd_to_reference": ("Jensen-Shannon divergence of the word distribution from the reference", "lower"),
+    "ref_ppl_mean": ("mean perplexity under the reference's n-gram model", "lower"),
+    "ref_ppl_p95": ("95th-percentile document perplexity under the reference model", "lower"),
+}
 
 
 def _read_json(path: str) -> dict[str, Any] | None:
@@ -99,12 +128,91 @@ def _shares_vs_targets(section: Any) -> dict[str, dict[str, float]]:
     return found
 
 
-def build_report(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The report's data: funnel, tier/mixing shares, collapse indicators and alarms."""
+def _alarm_words(alarm: Mapping[str, Any]) -> str:
+    """One plain sentence for a crossed alarm."""
+    name = str(alarm.get("indicator"))
+    meaning = INDICATORS.get(name, (name, ""))[0]
+    side = "below the minimum" if alarm.get("rule") == "min" else "above the maximum"
+    better = "higher" if alarm.get("rule") == "min" else "lower"
+    return (
+        f"In {alarm.get('group')}, {name} ({meaning}) is {_fmt(alarm.get('value'))}, {side} of "
+        f"{_fmt(alarm.get('bound'))}; {better} is better."
+    )
+
+
+def _component_words(manifest: Mapping[str, Any]) -> list[str]:
+    """Plain sentences for empty or short mixing components."""
+    from tailguard.pipelines.manifest import SHORT_COMPONENT_MARGIN
+
+    out = []
+    for name, comp in ((manifest.get("mixing") or {}).get("components") or {}).items():
+        target, realized = comp.get("target_token_share"), comp.get("realized_token_share")
+        if comp.get("empty") or comp.get("documents") == 0:
+            out.append(
+                f"Component {name} is empty: no document was selected for it, so the corpus holds none of its "
+                f"target share of {_fmt(target)} of the tokens (the other components were rescaled)."
+            )
+        elif isinstance(target, float) and isinstance(realized, float) and realized < target - SHORT_COMPONENT_MARGIN:
+            out.append(
+                f"Component {name} is short: {_fmt(realized)} of the tokens instead of {_fmt(target)}; its pool "
+                "did not hold enough text within the repeat cap."
+            )
+    return out
+
+
+def _dead_letter_kinds(output_dir: str) -> list[dict[str, Any]]:
+    """Dead letters grouped by stage, unit and kind of error, with the files holding them."""
+    layout = OutputLayout(output_dir)
+    pattern = join_path(layout.dead_letter_dir, f"*{layout.side_suffix}")
+    try:
+        matches = FileSystems.match([pattern])[0].metadata_list
+    except Exception:  # noqa: BLE001 - no dead-letter folder: no table
+        return []
+    kinds: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for meta in sorted(matches, key=lambda m: m.path):
+        with FileSystems.open(meta.path) as handle:
+            text = handle.read().decode("utf-8", "replace")
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            letter = json.loads(line)
+            kind = re.split(r"[:(]", str(letter.get("error", "")), maxsplit=1)[0].strip()[:80] or "unknown"
+            key = (str(letter.get("stage")), str(letter.get("unit", "record")), kind)
+            entry = kinds.setdefault(
+                key, {"stage": key[0], "unit": key[1], "kind": kind, "count": 0, "files": [], "inputs": []}
+            )
+            entry["count"] += 1
+            name = meta.path.rsplit("/", 1)[-1]
+            if name not in entry["files"]:
+                entry["files"].append(name)
+            source = str(letter.get("source", ""))
+            if source and source not in entry["inputs"] and len(entry["inputs"]) < 5:
+                entry["inputs"].append(source)
+    return sorted(kinds.values(), key=lambda e: (-e["count"], e["stage"], e["kind"]))
+
+
+def build_report(manifest: Mapping[str, Any], output_dir: str | None = None) -> dict[str, Any]:
+    """The report's data: funnel, tier/mixing shares, collapse indicators and alarms.
+
+    Args:
+        manifest: The parsed ``manifest.json``.
+        output_dir: The run's output folder; when given, dead letters are read
+            from it and grouped by kind.
+    """
+    from tailguard.pipelines.manifest import Manifest, run_warnings
+
     collapse = manifest.get("collapse") or {}
     groups = collapse.get("groups") or {}
+    run = manifest.get("run") or {}
     return {
         "created": manifest.get("created"),
+        "duration_s": run.get("duration_s"),
+        "inputs": [{"path": i.get("path"), "bytes": i.get("bytes")} for i in manifest.get("inputs") or []],
+        "warnings": run_warnings(Manifest(dict(manifest))) if "ledger" in manifest and "outputs" in manifest else [],
+        "alarm_words": [_alarm_words(a) for a in collapse.get("alarms") or []],
+        "component_words": _component_words(manifest),
+        "dead_letter_kinds": _dead_letter_kinds(output_dir) if output_dir else [],
+        "indicator_definitions": {k: {"definition": d, "good": g} for k, (d, g) in INDICATORS.items()},
         "tailguard_version": manifest.get("tailguard_version"),
         "config_sha256": manifest.get("config_sha256"),
         "ledger_balanced": (manifest.get("ledger") or {}).get("balanced"),
@@ -210,7 +318,10 @@ def _plot_shares(title: str, maps: dict[str, dict[str, float]]) -> str | None:
     for j, (name, m) in enumerate(sorted(maps.items())):
         total = sum(m.values()) or 1.0
         vals = [m.get(k, 0.0) / total for k in keys]
-        ax.bar([i + j * width for i in range(len(keys))], vals, width=width, label=name)
+        xs = [i + j * width for i in range(len(keys))]
+        ax.bar(xs, vals, width=width, label=name)
+        for x, v in zip(xs, vals, strict=True):
+            ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(keys))], keys, rotation=20, fontsize=8)
     ax.set_ylabel("share (normalised)")
     ax.set_title(title)
@@ -261,6 +372,8 @@ def _plot_indicators(groups: Mapping[str, Mapping[str, Any]], alarms: list[dict[
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.35 * len(names)))
     colors = [_ALARM if n in alarmed else _OK for n in names]
     ax.barh(names[::-1], [values[n] for n in names][::-1], color=colors[::-1])
+    for i, n in enumerate(names[::-1]):
+        ax.text(min(values[n], 0.92), i, f" {values[n]:.3g}", va="center", fontsize=8)
     ref_tail = values.get("ref_tail_mass")
     if ref_tail is not None and "tail_mass" in names:
         ax.plot([ref_tail], [names[::-1].index("tail_mass")], "k|", markersize=14, label="reference tail mass")
@@ -299,8 +412,38 @@ def _indicator_table(groups: Mapping[str, Mapping[str, Any]], alarms: list[dict[
         for g, v in groups.items():
             cls = ' class="alarm"' if (g, n) in alarmed else ""
             cells.append(f"<td{cls}>{_fmt(v.get(n, ''))}</td>")
-        rows.append(f"<tr><th>{html.escape(n)}</th>{''.join(cells)}</tr>")
-    return f"<table><tr><th>indicator</th>{head}</tr>{''.join(rows)}</table>"
+        definition, good = INDICATORS.get(n, ("", ""))
+        rows.append(
+            f"<tr><th>{html.escape(n)}</th><td>{html.escape(definition)}</td><td>{html.escape(good)}</td>"
+            f"{''.join(cells)}</tr>"
+        )
+    return f"<table><tr><th>indicator</th><th>what it measures</th><th>good</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _dead_letter_table(kinds: list[dict[str, Any]]) -> str:
+    if not kinds:
+        return '<p class="ok">No dead letters.</p>'
+    rows = "".join(
+        f"<tr><td>{html.escape(k['stage'])}</td><td>{html.escape(k['unit'])}</td><td>{html.escape(k['kind'])}</td>"
+        f"<td>{k['count']:,}</td><td>"
+        + " ".join(f'<a href="dead_letter/{html.escape(f)}">{html.escape(f)}</a>' for f in k["files"])
+        + f"</td><td>{html.escape(', '.join(k['inputs']))}</td></tr>"
+        for k in kinds
+    )
+    return (
+        "<table><tr><th>stage</th><th>unit</th><th>error</th><th>count</th><th>dead-letter files</th>"
+        f"<th>inputs (first 5)</th></tr>{rows}</table><p>unit <i>file</i>: the rest of an input file could not "
+        "be read (counted as a failed file, not as records).</p>"
+    )
+
+
+def _inputs_table(inputs: list[dict[str, Any]]) -> str:
+    if not inputs:
+        return '<p class="missing">No input list in the manifest.</p>'
+    shown = inputs[:50]
+    rows = "".join(f"<tr><td>{html.escape(str(i['path']))}</td><td>{_fmt(i['bytes'])}</td></tr>" for i in shown)
+    more = f"<p>… and {len(inputs) - len(shown):,} more (see manifest.json).</p>" if len(inputs) > len(shown) else ""
+    return f"<table><tr><th>input file</th><th>bytes</th></tr>{rows}</table>{more}"
 
 
 def render_html(report: Mapping[str, Any]) -> str:
@@ -324,6 +467,16 @@ def render_html(report: Mapping[str, Any]) -> str:
         for r in report["funnel"]
     )
     missing = ", ".join(report["missing"]) or "none"
+    plain = [*report.get("component_words", []), *report.get("alarm_words", [])]
+    warning_items = "".join(f"<li>{html.escape(w)}</li>" for w in report.get("warnings", []))
+    warnings = (
+        f'<p class="alarm">{len(report["warnings"])} warning(s) (tailguard run --strict exits 4 on these):</p>'
+        f"<ul>{warning_items}</ul>"
+        if report.get("warnings")
+        else '<p class="ok">No warnings.</p>'
+    )
+    plain_items = "".join(f"<li>{html.escape(w)}</li>" for w in plain)
+    duration = report.get("duration_s")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tailguard report</title>
 <style>
@@ -334,10 +487,13 @@ td.alarm, p.alarm {{ color: {_ALARM}; font-weight: bold; }} p.ok {{ color: {_OK}
 p.missing {{ color: {_MISSING}; font-style: italic; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>tailguard run report</h1>
-<p>created {_fmt(report.get("created"))} · tailguard {_fmt(report.get("tailguard_version"))} ·
+<p>created {_fmt(report.get("created"))} · run took {_fmt(duration) + " s" if duration is not None else "unknown"} ·
+{len(report.get("inputs") or [])} input file(s) · tailguard {_fmt(report.get("tailguard_version"))} ·
 config {_fmt((report.get("config_sha256") or "")[:12])} · ledger balanced: {_fmt(report.get("ledger_balanced"))} ·
 sections absent: {html.escape(missing)}</p>
+<h2>Warnings</h2>{warnings}
 <h2>Collapse alarms</h2>{status}
+{f"<ul>{plain_items}</ul>" if plain_items else ""}
 <h2>Per-stage funnel</h2>
 {_img(_plot_funnel(report["funnel"]), "funnel", "No ledger in the manifest.")}
 <table><tr><th>stage</th><th>in</th><th>kept</th><th>dropped</th><th>dead letter</th></tr>{funnel_rows}</table>
@@ -353,6 +509,10 @@ sections absent: {html.escape(missing)}</p>
 snapshot {_fmt(col.get("reference_snapshot"))}</p>
 {_img(_plot_indicators(groups, alarms), "indicators", "No indicators to plot.")}
 {_indicator_table(groups, alarms)}
+<h2>Dead letters by kind</h2>
+{_dead_letter_table(report.get("dead_letter_kinds") or [])}
+<h2>Inputs</h2>
+{_inputs_table(report.get("inputs") or [])}
 </body></html>
 """
 
@@ -363,7 +523,7 @@ def write_report(output_dir: str) -> tuple[str, str]:
     manifest = _read_json(layout.manifest)
     if manifest is None:
         raise FileNotFoundError(f"{output_dir}/manifest.json not found: the run did not finish")
-    report = build_report(manifest)
+    report = build_report(manifest, output_dir)
     json_path = layout.report_json
     html_path = layout.report_html
     with FileSystems.create(json_path) as fh:
