@@ -22,10 +22,9 @@ import yaml
 
 from tailguard.filters.collapse.reference import build_reference, save_reference
 from tailguard.filters.detect.ensemble import train_detector
-from tailguard.filters.errors import ConfigError
 from tailguard.filters.layout import OutputLayout
 from tailguard.pipelines.config import CurationConfig, config_from_dict
-from tailguard.pipelines.curate import run_config
+from tailguard.pipelines.curate import check_output, claim_output, run_config
 from tailguard.pipelines.manifest import print_summary
 from tailguard.pipelines.sample import SampleInfo, write_sample
 
@@ -90,11 +89,10 @@ def run_demo(argv: Sequence[str] | None = None) -> int:
     args, beam_args = parser.parse_known_args(argv)
     output = str(Path(args.output).resolve()) if "://" not in args.output else args.output
     layout = OutputLayout(output)
-    if "://" not in output and Path(layout.manifest).exists() and not args.overwrite:
-        # Checked before the sample is written: nothing in a finished run is touched.
-        raise ConfigError(
-            f"--output: {output} already holds a finished run (manifest.json); pass --overwrite to replace it"
-        )
+    # The same rule as `tailguard run`, checked before the sample is written: a finished run or
+    # a folder that is not a tailguard run is refused without --overwrite, and nothing in it is touched.
+    check_output(layout, args.overwrite)
+    claim_output(layout)
     # The sample and the demo's models live under BASE/_demo; the run reads them relative to BASE.
     base = Path(output) if "://" not in output else Path(tempfile.mkdtemp(prefix="tailguard-demo-"))
     base.mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,9 @@ def test_demo_produces_corpus_manifest_report_and_balanced_ledger(demo_run):
     manifest = json.loads((out / "manifest.json").read_text())
     ledger = manifest["ledger"]
     assert ledger["balanced"] is True and ledger["kept"] > 0
-    # the sample plants malformed records and a truncated gzip file: dead-lettered, not lost
-    assert ledger["dead_letter"] >= 5
+    # the sample plants 4 malformed records and a truncated gzip file: dead-lettered, not lost;
+    # the truncated file is a failed file, counted as a file (issue 14)
+    assert ledger["dead_letter"] >= 4 and ledger["file_failures"]["files"] == 1
     # WARC input was read: request records are skipped with their own reason
     assert ledger["dropped"]["read"].get("warc_request", 0) > 0
     shards = sorted((out / "corpus").glob("part-*-of-00002.parquet"))
@@ -72,3 +73,12 @@ def test_demo_refuses_a_finished_run_without_overwrite(tmp_path: Path, capsys):
     assert len(err) == 1 and "--overwrite" in err[0] and "finished run" in err[0]
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not (out / "_demo").exists()
+
+
+def test_demo_refuses_a_folder_that_is_not_a_tailguard_run(tmp_path: Path, capsys):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"\xff\xd8 not a run")
+    assert main(["demo", "--output", str(out)]) == 2
+    assert "not a tailguard run" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["holiday.jpg"]
