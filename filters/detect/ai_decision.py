@@ -1,6 +1,10 @@
-"""The AI-score verdict: does a stored ai_score / watermark z put a document over the line?
+"""The AI-score verdict: does a stored ai_score / watermark z put a document over the line, and how surely?
 
-Pure and Beam-free; ``transforms/ai_text.py`` turns the verdict into drop / tag / down-weight.
+Pure and Beam-free; ``transforms/ai_decide.py`` turns the verdict into drop / tag / down-weight.
+Two lines (issue 16): at or above ``threshold`` (calibrated at the target FPR, 1 % by default) a
+document counts as AI; only at or above ``confident_threshold`` (calibrated at a much lower FPR,
+0.1 % by default) is the call *confident*.  The pipeline drops only confident calls and down-weights
+(or tags) the uncertain band between the two, so a wrong call costs a weight, not a human document.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ class AIDecision:
     Attributes:
         reason: ``ai_generated`` when the document counts as machine-written, else ``None``.
         detail: Human-readable values behind the verdict (goes to lineage / rejected detail).
+        confident: The call is at or above the confident threshold (or a watermark hit).
     """
 
     reason: str | None
     detail: str
+    confident: bool = False
 
 
 def decide_ai(
@@ -30,6 +36,7 @@ def decide_ai(
     watermark_z: float | None,
     threshold: float,
     watermark_z_threshold: float,
+    confident_threshold: float | None = None,
 ) -> AIDecision:
     """Compare stored scores with the thresholds.
 
@@ -38,14 +45,17 @@ def decide_ai(
         watermark_z: Watermark z statistic, when a watermark key was configured.
         threshold: ai_score at or above which the document counts as AI.
         watermark_z_threshold: z at or above which the document counts as (our own) watermarked AI text.
+        confident_threshold: ai_score at or above which the call is confident (``None``: every AI call is).
 
     Returns:
         The :class:`AIDecision`.
     """
     if watermark_z is not None and watermark_z >= watermark_z_threshold:
-        return AIDecision(AI_GENERATED, f"watermark_z={watermark_z:.2f}>={watermark_z_threshold:g}")
+        return AIDecision(AI_GENERATED, f"watermark_z={watermark_z:.2f}>={watermark_z_threshold:g}", True)
     if ai_score is None:
         return AIDecision(None, "unscored")
     if ai_score >= threshold:
-        return AIDecision(AI_GENERATED, f"ai_score={ai_score:.4f}>={threshold:.4f}")
+        confident = confident_threshold is None or ai_score >= max(confident_threshold, threshold)
+        band = "" if confident_threshold is None else (" confident" if confident else " uncertain")
+        return AIDecision(AI_GENERATED, f"ai_score={ai_score:.4f}>={threshold:.4f}{band}", confident)
     return AIDecision(None, f"kept ai_score={ai_score:.4f}<{threshold:.4f}")

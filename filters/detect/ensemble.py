@@ -116,7 +116,8 @@ class EnsembleConfig:
         l2: Ridge penalty of the stacked logistic regression.
         base_fraction: Share of training groups used to fit the detectors.
         stack_fraction: Share used to fit the stacker; the rest calibrates (Platt + thresholds).
-        target_fprs: FPRs at which thresholds are calibrated (issue 5: 1 % and 5 %).
+        target_fprs: FPRs at which thresholds are calibrated (issue 5: 1 % and 5 %; issue 16: 0.1 %,
+            the confident end where ``decide_ai`` drops).
         default_fpr: The threshold the pipeline uses by default.
         max_chars: Characters of each document that are scored.
         balance_power: Rows of dataset ``d`` get weight ``(n_largest / n_d) ** balance_power`` (capped at
@@ -156,7 +157,8 @@ class EnsembleConfig:
     l2: float = 1000.0
     base_fraction: float = 0.6
     stack_fraction: float = 0.25
-    target_fprs: tuple[float, ...] = (0.01, 0.05)
+    # 0.001: the confident threshold of decide_ai (drop only there; the band below is down-weighted)
+    target_fprs: tuple[float, ...] = (0.001, 0.01, 0.05)
     default_fpr: float = 0.01
     max_chars: int = MAX_SCORE_CHARS
     balance_power: float = 0.5

@@ -113,3 +113,14 @@ def test_ensemble_config_rejects_unknown_stack_feature_set() -> None:
 )
 def test_decide_ai_verdict(score: float | None, z: float | None, reason: str | None) -> None:
     assert decide_ai(score, z, threshold=0.5, watermark_z_threshold=4.0).reason == reason
+
+
+def test_decide_ai_marks_only_the_confident_end_confident() -> None:
+    def verdict(score: float) -> tuple[str | None, bool]:
+        decision = decide_ai(score, None, threshold=0.5, watermark_z_threshold=4.0, confident_threshold=0.9)
+        return decision.reason, decision.confident
+
+    assert verdict(0.4) == (None, False)
+    assert verdict(0.6) == ("ai_generated", False)
+    assert verdict(0.95) == ("ai_generated", True)
+    assert decide_ai(0.1, 5.0, 0.5, 4.0, 0.9).confident  # a watermark hit is always confident

@@ -48,7 +48,7 @@ def test_train_then_eval_writes_versioned_model_and_sliced_report(
     info = json.loads((model / "model.json").read_text())
     assert info["format"] == "tailguard_ai_detect_v1"
     assert [len(d["sha256"]) for d in info["training_data"]] == [64, 64]
-    assert set(info["thresholds"]) == {"0.01", "0.05"}
+    assert set(info["thresholds"]) == {"0.001", "0.01", "0.05"}
     report_path = tmp_path / "eval.json"
     argv = [
         "detector",
