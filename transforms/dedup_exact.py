@@ -31,6 +31,7 @@ from tailguard.filters.dedup import (
 )
 from tailguard.filters.dedup.index import INDEX_PREFIX, IndexNode, index_label, parse_index_id
 from tailguard.filters.document import Document, evolve
+from tailguard.filters.document_codec import decode_document, encode_document
 from tailguard.filters.layout import OutputLayout
 from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder on workers too)
 from tailguard.transforms._dedup_index import ReadDedupIndexes, WriteDedupIndex, read_index_meta
@@ -47,8 +48,11 @@ _INDEX = "index"
 PREVIOUS_RUN = "duplicate_of_previous_run"
 
 
-def _key_by_id(doc: Document) -> tuple[str, Document]:
-    return doc.id, doc
+def _key_by_id(doc: Document) -> tuple[str, bytes]:
+    # The document travels through the join as its codec bytes: the runner's CoGroupByKey
+    # materialises its Flatten and then its GroupByKey, and opaque bytes are copied there instead
+    # of being encoded twice (measured: 2 document encodes per join otherwise).
+    return doc.id, encode_document(doc)
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,7 @@ class _ApplyExactFn(beam.DoFn):
         _, grouped = element
         verdicts = sorted(grouped["verdict"])
         drop_lines = set(grouped.get("lines", ()))
-        for doc in grouped["doc"]:
+        for doc in map(decode_document, grouped["doc"]):
             if verdicts:
                 reason, detail, *previous_run = verdicts[0]
                 self._inc(reason, 1)
