@@ -15,6 +15,8 @@ import pytest
 from tests.filters.reader_fuzzing import TARGETS, run_target
 
 CASES = int(os.environ.get("TAILGUARD_FUZZ_CASES", "200"))
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_fuzzed_inputs_never_break_the_reader_or_config_loader(target):
     report = run_target(target, CASES, seed=14)
