@@ -2,7 +2,7 @@
 
 :class:`WriteDedupIndex` takes entry lines and writes ``INDEX/part-SSSSS-of-NNNNN.jsonl.zst``
 (every shard, sorted lines, shard = stable hash of the line, so the bytes do not
-depend on the runner or worker count) and ``INDEX/index.json``.  :class:`ReadDedupIndexes`
+depend on the runner or worker count) and ``INDEX/index.json``.  :func:`read_dedup_indexes`
 reads the entry files of the ``index_in`` directories as ``(position, line)``;
 :func:`read_index_meta` reads and checks ``index.json`` when the pipeline is built
 (a wrong or incompatible index fails at launch, naming the key).
@@ -27,7 +27,7 @@ from tailguard.filters.errors import ConfigError
 from tailguard.filters.layout import join_path, shard_name
 from tailguard.transforms._files import WriteJsonFile
 
-__all__ = ["ReadDedupIndexes", "WriteDedupIndex", "read_index_meta"]
+__all__ = ["WriteDedupIndex", "read_dedup_indexes", "read_index_meta"]
 
 _META = "index.json"
 _EXT = "jsonl.zst"
@@ -86,8 +86,12 @@ class WriteDedupIndex(beam.PTransform):
 
     def expand(self, lines: PCollection[str]) -> beam.pvalue.PDone:
         shards = self._shards
-        keyed = lines | "ShardEntries" >> beam.Map(lambda line: (entry_shard(line, shards), line))
-        every = lines.pipeline | "EveryShard" >> beam.Create([(s, None) for s in range(shards)])
+        # Both inputs of the Flatten get the same (untyped) coder: Flink refuses to union
+        # PCollections whose coders differ.
+        keyed = lines | "ShardEntries" >> beam.Map(lambda line: (entry_shard(line, shards), line)).with_output_types(
+            Any
+        )
+        every = lines.pipeline | "EveryShard" >> beam.Create([(s, None) for s in range(shards)]).with_output_types(Any)
         counts = (
             (keyed, every)
             | "WithEveryShard" >> beam.Flatten()
@@ -104,24 +108,25 @@ class WriteDedupIndex(beam.PTransform):
         )
 
 
-class ReadDedupIndexes(beam.PTransform):
+# A composite built from a function (its labels stay scoped under the caller's label), so
+# that this private helper module keeps one public PTransform class: WriteDedupIndex.
+@beam.ptransform_fn
+def read_dedup_indexes(begin: PBegin, directories: Sequence[str]) -> PCollection[tuple[int, str]]:
     """Read the entry lines of several indexes as ``(position in the list, line)``.
 
     Args:
+        begin: The pipeline's start.
         directories: The ``index_in`` directories, in order.
+
+    Returns:
+        ``(index position, entry line)`` for every entry of every index.
     """
-
-    def __init__(self, directories: Sequence[str]) -> None:
-        super().__init__()
-        self._directories = tuple(directories)
-
-    def expand(self, begin: PBegin) -> PCollection[tuple[int, str]]:
-        parts = []
-        for i, directory in enumerate(self._directories):
-            pattern = join_path(directory, f"part-*.{_EXT}")
-            parts.append(
-                begin
-                | f"ReadIndex{i}" >> beam.io.ReadFromText(pattern, validate=False)
-                | f"TagIndex{i}" >> beam.Map(lambda line, i=i: (i, line))
-            )
-        return parts | "AllIndexEntries" >> beam.Flatten()
+    parts = []
+    for i, directory in enumerate(directories):
+        pattern = join_path(directory, f"part-*.{_EXT}")
+        parts.append(
+            begin
+            | f"ReadIndex{i}" >> beam.io.ReadFromText(pattern, validate=False)
+            | f"TagIndex{i}" >> beam.Map(lambda line, i=i: (i, line))
+        )
+    return parts | "AllIndexEntries" >> beam.Flatten()

@@ -34,7 +34,7 @@ from tailguard.filters.document import Document, evolve
 from tailguard.filters.document_codec import decode_document, encode_document
 from tailguard.filters.layout import OutputLayout
 from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder on workers too)
-from tailguard.transforms._dedup_index import ReadDedupIndexes, WriteDedupIndex, read_index_meta
+from tailguard.transforms._dedup_index import WriteDedupIndex, read_dedup_indexes, read_index_meta
 from tailguard.transforms._files import WriteJsonFile
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter, reject
 
@@ -298,7 +298,7 @@ class DedupExact(beam.PTransform):
         records, verdicts, index_lines = keys.records, [keys[_VERDICT]], []
         indexed = (
             docs.pipeline
-            | "ReadIndexes" >> ReadDedupIndexes(cfg.index_in)
+            | "ReadIndexes" >> read_dedup_indexes(cfg.index_in)
             | "IndexRecords" >> beam.FlatMap(_index_record)
             if cfg.index_in
             else None
@@ -316,7 +316,8 @@ class DedupExact(beam.PTransform):
             routed = records | f"Route{name}" >> beam.ParDo(_RouteByFn(index)).with_outputs("keyed", main="unkeyed")
             keyed = routed.keyed
             if indexed is not None:
-                earlier = indexed | f"Earlier{name}Keys" >> beam.FlatMap(_of_kind, kind)
+                # untyped like routed.keyed: Flink only unions PCollections with one coder
+                earlier = indexed | f"Earlier{name}Keys" >> beam.FlatMap(_of_kind, kind).with_output_types(Any)
                 keyed = (keyed, earlier) | f"With{name}Index" >> beam.Flatten()
             pick = _PickSurvivorFn(reason, latest, kind if cfg.index_out else None, self._index_runs)
             picked = (

@@ -52,7 +52,7 @@ from tailguard.filters.document_codec import decode_document, encode_document
 from tailguard.filters.layout import OutputLayout
 from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder on workers too)
 from tailguard.transforms._components import STATS, ConnectedComponents
-from tailguard.transforms._dedup_index import ReadDedupIndexes, WriteDedupIndex, read_index_meta
+from tailguard.transforms._dedup_index import WriteDedupIndex, read_dedup_indexes, read_index_meta
 from tailguard.transforms._files import WriteJsonFile
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter, reject
 
@@ -507,7 +507,7 @@ class DedupNearDuplicates(beam.PTransform):
         nodes = docs | "CountDocs" >> beam.combiners.Count.Globally()
         if cfg.index_in:
             # (index position, entry line) of every earlier run's document
-            entries = docs.pipeline | "ReadIndexes" >> ReadDedupIndexes(cfg.index_in)
+            entries = docs.pipeline | "ReadIndexes" >> read_dedup_indexes(cfg.index_in)
             nodes = (
                 (
                     nodes,
@@ -586,7 +586,8 @@ class DedupNearDuplicates(beam.PTransform):
         if self._stats_path:
             edge_count = edges | "CountEdges" >> beam.Map(lambda _: ("distinct_edges", 1))
             cluster_count = sizes | "CountClusters" >> beam.Map(lambda _: ("clusters", 1))
-            removed_count = removed | "CountRemoved" >> beam.Map(_removed_stat)
+            # untyped like the other stats: Flink only unions PCollections with one coder
+            removed_count = removed | "CountRemoved" >> beam.Map(_removed_stat).with_output_types(Any)
             shard_count = shards | "ShardStat" >> beam.Map(lambda n: ("band_shards", n))
             extra = {
                 "signer": cfg.signer,
