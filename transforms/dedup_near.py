@@ -586,16 +586,22 @@ class DedupNearDuplicates(beam.PTransform):
         if self._stats_path:
             edge_count = edges | "CountEdges" >> beam.Map(lambda _: ("distinct_edges", 1))
             cluster_count = sizes | "CountClusters" >> beam.Map(lambda _: ("clusters", 1))
-            # untyped like the other stats: Flink only unions PCollections with one coder
-            removed_count = removed | "CountRemoved" >> beam.Map(_removed_stat).with_output_types(Any)
+            removed_count = removed | "CountRemoved" >> beam.Map(_removed_stat)
             shard_count = shards | "ShardStat" >> beam.Map(lambda n: ("band_shards", n))
             extra = {
                 "signer": cfg.signer,
                 "index_in": [{"path": p, "run_id": r} for p, r in zip(cfg.index_in, run_ids)],
                 "index_out": cfg.index_out or None,
             }
+            parts = [*stat_parts, edge_count, cluster_count, removed_count, shard_count, *cc_stats]
+            # One coder for every part (Beam infers Tuple[str, int] for some, Any for tagged outputs):
+            # Flink refuses to union PCollections whose coders differ, and its GroupByKey needs KVs.
+            typed = [
+                part | f"TypedStat{i}" >> beam.Map(_stat_pair).with_output_types(beam.typehints.Tuple[str, int])
+                for i, part in enumerate(parts)
+            ]
             _ = (
-                [*stat_parts, edge_count, cluster_count, removed_count, shard_count, *cc_stats]
+                typed
                 | "FlattenStats" >> beam.Flatten()
                 | "SumStats" >> beam.CombinePerKey(sum)
                 | "StatsToList" >> beam.combiners.ToList()
@@ -603,6 +609,10 @@ class DedupNearDuplicates(beam.PTransform):
                 | "WriteStats" >> WriteJsonFile(self._stats_path)
             )
         return outputs
+
+
+def _stat_pair(stat: tuple[str, int]) -> tuple[str, int]:
+    return str(stat[0]), int(stat[1])
 
 
 def _removed_stat(verdict: tuple[str, tuple[str, Any]]) -> tuple[str, int]:
