@@ -71,6 +71,12 @@ _WARCIO_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     EOFError,
     zlib.error,
+    # warcio dereferences headers it assumes present: a response record without a target URI
+    # raised AttributeError out of the reader (found by fuzzing, issue 14).
+    AttributeError,
+    TypeError,
+    IndexError,
+    KeyError,
 )
 
 

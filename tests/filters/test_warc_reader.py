@@ -215,3 +215,13 @@ def test_arc_document_ids_are_the_same_on_every_read():
     assert first == second
     assert [type(i).__name__ for i in first] == ["Skip", "Document"]
     assert first[1].provenance.record_id is None
+
+
+def test_warc_style_record_without_target_uri_in_an_arc_file_is_a_record_error():
+    # Found by benchmarks/fuzz_readers.py: warcio raised AttributeError on a response without a URI.
+    data = bytes.fromhex(
+        "574152432f312e300d0a78742f706c61696e2036360a574152432d547970653a20726573706f6e73650d0a3120302054657374"
+        "0a55524c706c61696e2036360a574152432d547970653a20726573706f6e73650d0a31203020546573740a55524c"
+    )
+    items = list(read_records("in.arc", io.BytesIO(data), ReaderOptions()))
+    assert items and isinstance(items[-1], RecordError)
