@@ -40,14 +40,14 @@ def test_hf_datasets_loads_the_corpus(corpus: str, tmp_path: Path, monkeypatch: 
     assert sorted(train["id"]) == sorted(f"d{i}" for i in range(12))
     assert len(glob(O + "/corpus/*.parquet")) == 16
     row = train[0]
-    assert isinstance(row["quality"], list) and {"key", "value"} <= set(row["quality"][0])
+    assert isinstance(row["metadata"], list) and set(row["metadata"][0]) == {"key", "value"}
     assert {m["key"]: m["value"] for m in row["metadata"]}["score"] == row["id"][1:]
 
 
 def test_duckdb_reads_maps_as_key_value_lists(corpus: str):
     duckdb = pytest.importorskip("duckdb", reason="DuckDB is in the test extra")
     rows = duckdb.sql(
-        f"SELECT id, list_filter(metadata, m -> m.key = 'score')[1].value AS score "
+        f"SELECT id, list_filter(metadata, lambda m: m.key = 'score')[1].value AS score "
         f"FROM read_parquet('{corpus}/corpus/*.parquet') ORDER BY id"
     ).fetchall()
     assert len(rows) == 12 and all(score == doc_id[1:] for doc_id, score in rows)
