@@ -89,13 +89,16 @@ def make_input(path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     return {"input_bytes": path.stat().st_size, "text_bytes": text_bytes, "sentence_pool": len(pool)}
 
 
-def run_once(input_path: str, output: str, enabled: list[str]) -> dict[str, Any]:
-    """Run the pipeline with local.yaml's settings and only ``enabled`` stages (in a child process)."""
+RUNNER_CONFIGS = {"local": "local.yaml", "flink": "flink-local.yaml"}
+
+
+def run_once(input_path: str, output: str, enabled: list[str], runner: str = "local") -> dict[str, Any]:
+    """Run the pipeline with the runner's config and only ``enabled`` stages (in a child process)."""
     logging.disable(logging.INFO)
     from tailguard.pipelines.config import load_config
     from tailguard.pipelines.curate import run_config
 
-    cfg = load_config(REPO / "configs" / "local.yaml")
+    cfg = load_config(REPO / "configs" / RUNNER_CONFIGS[runner])
     stages = {
         name: stage_cfg if name in enabled else dataclasses.replace(stage_cfg, enabled=False)
         for name, stage_cfg in cfg.stages.items()
@@ -114,34 +117,147 @@ def run_once(input_path: str, output: str, enabled: list[str]) -> dict[str, Any]
     }
 
 
-def _child_main(input_path: str, output: str, enabled_csv: str, result_path: str) -> None:
-    result = run_once(input_path, output, [name for name in enabled_csv.split(",") if name])
+def _child_main(input_path: str, output: str, enabled_csv: str, result_path: str, runner: str) -> None:
+    result = run_once(input_path, output, [name for name in enabled_csv.split(",") if name], runner)
     Path(result_path).write_text(json.dumps(result))
 
 
-def _measure_in_child(input_path: Path, out_dir: Path, enabled: list[str]) -> dict[str, Any]:
-    """Run one pipeline in a fresh interpreter; its own peak RSS and CPU come from wait4."""
+def _measure_in_child(input_path: Path, out_dir: Path, enabled: list[str], runner: str = "local") -> dict[str, Any]:
+    """Run one pipeline in a fresh interpreter; its own peak RSS and CPU come from wait4.
+
+    With ``runner="flink"`` the Flink cluster's processes (deploy/flink/local.sh: JobManager,
+    TaskManagers, job server, worker pool and its SDK harnesses) are sampled every second as
+    well: their CPU seconds during the run and the peak of the RSS summed over every process
+    (driver included) are added, and the disk used by Flink's spill directory is tracked.
+    """
     result_path = out_dir.with_suffix(".result.json")
     cmd = [sys.executable, __file__, "--child", str(input_path), str(out_dir), ",".join(enabled), str(result_path)]
+    cmd.append(runner)
     start = time.perf_counter()
     process = subprocess.Popen(cmd)
+    sampler = _ClusterSampler(process.pid) if runner == "flink" else None
+    if sampler is not None:
+        sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
+    cluster = sampler.stop() if sampler is not None else None
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"pipeline run failed with exit code {process.returncode}: {' '.join(cmd)}")
     result = json.loads(result_path.read_text())
     # ru_maxrss is KB on Linux; wait4 covers the child (and any workers it waited for).
-    return {
+    out = {
         "seconds": seconds,
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "result": result,
+        "disk_mb": round(_du(out_dir) / 1e6, 1),
     }
+    if cluster is not None:
+        out["driver_cpu_s"] = round(out["cpu_s"], 2)
+        out["driver_peak_rss_mb"] = out["peak_rss_mb"]
+        out["cpu_s"] += cluster["cpu_s"]
+        out["peak_rss_mb"] = cluster["peak_total_rss_mb"]
+        out["cluster"] = cluster
+        out["disk_mb"] = round(out["disk_mb"] + cluster["peak_spill_mb"], 1)
+    return out
 
 
-def measure(input_path: Path, out_dir: Path, enabled: list[str], docs: int) -> dict[str, Any]:
-    out = _measure_in_child(input_path, out_dir, enabled)
+def _du(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+class _ClusterSampler:
+    """Samples CPU and RSS of the Flink cluster's process groups and the driver, once a second."""
+
+    RUN_DIR = Path(os.environ.get("TAILGUARD_FLINK_RUN_DIR", Path.home() / ".cache" / "tailguard" / "flink-run"))
+
+    def __init__(self, driver_pid: int):
+        import threading
+
+        self._driver = driver_pid
+        self._groups = {int(p.read_text()) for p in (self.RUN_DIR / "pids").glob("*.pid")}
+        self._cpu0 = self._cpu_by_pid()
+        self._last: dict[int, float] = dict(self._cpu0)
+        self._peak_rss = 0
+        self._peak_spill = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _pids(self) -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.getpgid(int(entry)) in self._groups:
+                        pids.append(int(entry))
+                except OSError:
+                    pass
+        return pids
+
+    @staticmethod
+    def _stat(pid: int) -> tuple[float, int]:
+        """(CPU seconds incl. reaped children, RSS bytes) of one process."""
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        cpu = sum(int(x) for x in fields[11:15]) / tick
+        return cpu, int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _cpu_by_pid(self) -> dict[int, float]:
+        out = {}
+        for pid in self._pids():
+            try:
+                out[pid] = self._stat(pid)[0]
+            except OSError:
+                pass
+        return out
+
+    def _sample(self) -> None:
+        total = 0
+        for pid in [*self._pids(), self._driver]:
+            try:
+                cpu, rss = self._stat(pid)
+            except OSError:
+                continue
+            total += rss
+            if pid != self._driver:
+                self._last[pid] = cpu
+        self._peak_rss = max(self._peak_rss, total)
+
+    def _loop(self) -> None:
+        tick = 0
+        while not self._stop.wait(1.0):
+            self._sample()
+            if tick % 5 == 0:
+                self._peak_spill = max(self._peak_spill, _du(self.RUN_DIR / "tmp"))
+            tick += 1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        cpu = sum(v - self._cpu0.get(pid, 0.0) for pid, v in self._last.items())
+        return {
+            "cpu_s": round(cpu, 2),
+            "peak_total_rss_mb": round(self._peak_rss / 1e6, 1),
+            "peak_spill_mb": round(self._peak_spill / 1e6, 1),
+            "processes_seen": len(self._last),
+        }
+
+
+def measure(input_path: Path, out_dir: Path, enabled: list[str], docs: int, runner: str = "local") -> dict[str, Any]:
+    out = _measure_in_child(input_path, out_dir, enabled, runner)
     result, seconds = out["result"], out["seconds"]
     ledger = result["ledger"]
     return {
@@ -153,6 +269,8 @@ def measure(input_path: Path, out_dir: Path, enabled: list[str], docs: int) -> d
         "docs_per_s": round(docs / seconds, 1),
         "docs_per_cpu_s": round(docs / out["cpu_s"], 1),
         "peak_rss_mb": out["peak_rss_mb"],
+        "disk_mb": out["disk_mb"],
+        **({"cluster": out["cluster"], "driver_cpu_s": out["driver_cpu_s"]} if "cluster" in out else {}),
         "kept": ledger["kept"],
         "dropped": {stage: sum(r.values()) for stage, r in ledger["dropped"].items()},
         "dead_letter": ledger["dead_letter"],
@@ -171,7 +289,15 @@ def main() -> None:
         help="also run the pipeline once on these WARC files (glob), e.g. "
         "../shared/data/crawl/derived/trafilatura-eval-pages.warc.gz: HTML extraction cost per page",
     )
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--runner",
+        choices=sorted(RUNNER_CONFIGS),
+        default="local",
+        help="local = configs/local.yaml (in-process FnApiRunner); flink = configs/flink-local.yaml on the "
+        "cluster of deploy/flink/local.sh (start it first); CPU and RSS then cover every cluster process",
+    )
+    parser.add_argument("--disable", nargs="*", default=[], help="stages to switch off (e.g. dedup_near on flink)")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child_main(*args.child)
@@ -180,6 +306,7 @@ def main() -> None:
     from tailguard.pipelines.config import load_config
 
     enabled = [spec.name for spec, _ in load_config(REPO / "configs" / "local.yaml").enabled_stages()]
+    enabled = [name for name in enabled if name not in args.disable]
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         root = Path(tmp)
         inputs: dict[int, dict[str, Any]] = {}
@@ -197,7 +324,7 @@ def main() -> None:
         sizes: dict[str, Any] = {}
         for n in args.sizes:
             src = input_for(n)
-            sizes[str(n)] = measure(src, root / f"out-{n}", enabled, n)
+            sizes[str(n)] = measure(src, root / f"out-{n}", enabled, n, args.runner)
             sizes[str(n)]["text_mb"] = round(inputs[n]["text_bytes"] / 1e6, 1)
             sizes[str(n)]["input_mb_zst"] = round(inputs[n]["input_bytes"] / 1e6, 1)
             _LOG.info("%d docs: %s", n, json.dumps(sizes[str(n)]))
@@ -208,7 +335,7 @@ def main() -> None:
             src = input_for(n)
             previous: dict[str, Any] | None = None
             for k in range(len(enabled) + 1):
-                run = measure(src, root / f"stage-{n}-{k}", enabled[:k], n)
+                run = measure(src, root / f"stage-{n}-{k}", enabled[:k], n, args.runner)
                 label = "read+write only" if k == 0 else enabled[k - 1]
                 per_stage.append(
                     {
@@ -231,7 +358,7 @@ def main() -> None:
             if not files:
                 parser.error(f"--warc {args.warc!r} matches no files")
             warc_bytes = sum(os.path.getsize(f) for f in files)
-            run = _measure_in_child(Path(args.warc), root / "out-warc", enabled)
+            run = _measure_in_child(Path(args.warc), root / "out-warc", enabled, args.runner)
             ledger = run["result"]["ledger"]
             records = ledger["input_records"]
             warc = {
@@ -253,7 +380,13 @@ def main() -> None:
     emit(
         {
             "benchmark": "scale",
-            "what": "tailguard run with configs/local.yaml stages, generated JSONL.zst, FnApiRunner in_memory (1 process)",
+            "what": "tailguard run with configs/local.yaml stages, generated JSONL.zst, "
+            + (
+                "FnApiRunner in_memory (1 process)"
+                if args.runner == "local"
+                else "real Flink session cluster (deploy/flink/local.sh, configs/flink-local.yaml, parallelism 2)"
+            ),
+            "runner": args.runner,
             "stages_enabled": enabled,
             "machine": {
                 "cpus": os.cpu_count(),
