@@ -219,6 +219,9 @@ class LMDetector:
 
     def _model(self) -> Any:
         if self._llm is None:
+            # llama.cpp's OpenMP threads spin while waiting by default: on a shared machine that
+            # doubled the CPU seconds per document here (measured). Must be set before OpenMP starts.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 from llama_cpp import Llama
             except ImportError as exc:
