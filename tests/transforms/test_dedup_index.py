@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from pydoc_data.topics import topics
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
-from apache_beam.testing.util import assert_that, equal_to
-from pydoc_data.topics import topics
 
 from tailguard.filters.document import Document
 from tailguard.filters.errors import ConfigError
