@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,12 +14,18 @@ import pytest
 from tailguard.pipelines.cli import main
 
 
+def _demo_command(out: Path) -> subprocess.CompletedProcess[str]:
+    # The command a user types, in a fresh process each time (issue 14: "the same command").
+    cmd = [sys.executable, "-m", "tailguard.pipelines.cli", "demo", "--output", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("demo-a") / "demo"
-    code = main(["demo", "--output", str(out)])
-    assert code == 0
-    return out, ""
+    done = _demo_command(out)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return out, done.stdout
 
 
 def _shard_digests(out: Path) -> dict[str, str]:
@@ -25,7 +33,8 @@ def _shard_digests(out: Path) -> dict[str, str]:
 
 
 def test_demo_produces_corpus_manifest_report_and_balanced_ledger(demo_run):
-    out, _ = demo_run
+    out, printed = demo_run
+    assert "ledger:" in printed and "[balanced]" in printed
     manifest = json.loads((out / "manifest.json").read_text())
     ledger = manifest["ledger"]
     assert ledger["balanced"] is True and ledger["kept"] > 0
@@ -55,7 +64,8 @@ def test_demo_produces_corpus_manifest_report_and_balanced_ledger(demo_run):
 def test_demo_gives_identical_shards_on_another_run_and_output_path(demo_run, tmp_path: Path):
     first, _ = demo_run
     second = tmp_path / "elsewhere" / "deeper" / "demo-b"
-    assert main(["demo", "--output", str(second)]) == 0
+    done = _demo_command(second)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert _shard_digests(second) == _shard_digests(first) != {}
     ledger_a = json.loads((first / "manifest.json").read_text())["ledger"]
     ledger_b = json.loads((second / "manifest.json").read_text())["ledger"]
