@@ -29,7 +29,11 @@ def _inputs(tmp_path: Path) -> Path:
 
 
 def _config(tmp_path: Path) -> Path:
-    path = minimal_config(tmp_path, resume={"enabled": True, "batch_files": 2, "keep_checkpoints": True})
+    # A per-document stage (extract: a no-op on JSONL text) so that the run has an ingest phase to
+    # checkpoint: without one, a run is a single pipeline (issue 13).
+    path = minimal_config(
+        tmp_path, enable=("extract",), resume={"enabled": True, "batch_files": 2, "keep_checkpoints": True}
+    )
     data = yaml.safe_load(path.read_text())
     data["write"] = {"num_shards": 3, "format": "jsonl.zst"}
     path.write_text(yaml.safe_dump(data))
