@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeAlias
 
 from tailguard.filters.verdict import KEEP, Verdict
 
@@ -19,7 +20,7 @@ def split_words(text: str) -> list[str]:
 
 
 #: A quality rule's outcome is the shared :class:`~tailguard.filters.verdict.Verdict`.
-RuleVerdict = Verdict
+RuleVerdict: TypeAlias = Verdict
 
 
 def drop(reason: str, detail: str, signals: dict[str, float]) -> RuleVerdict:
