@@ -7,6 +7,8 @@
 #                                  Beam Python worker pool (EXTERNAL environment)
 #   deploy/flink/local.sh status   what runs, on which port; exit 0 only when everything is up
 #   deploy/flink/local.sh down     stop everything `up` started (by the process ids it recorded)
+#   deploy/flink/local.sh job-server-jar   print the launcher jar for --flink_job_server_jar
+#                                  (embedded mini-cluster: --flink_master=[local]; no cluster needed)
 #
 # What comes from where (nothing but the package registries is reached):
 #   Flink 1.19.0      PyPI apache-flink-libraries==1.19.0 (deps/lib/flink-dist-1.19.0.jar & co.)
@@ -27,6 +29,7 @@ FLINK_VERSION=1.19.0
 BEAM_JOB_SERVER_VERSION=2.62.0 # keep equal to beam.version in deploy/flink/job-server/pom.xml
 FLINK_HOME="$CACHE/flink-$FLINK_VERSION"
 JOB_SERVER_LIB="$CACHE/beam-flink-job-server-$BEAM_JOB_SERVER_VERSION/lib"
+JOB_SERVER_JAR="$CACHE/beam-flink-job-server-$BEAM_JOB_SERVER_VERSION/beam-flink-job-server.jar"
 
 # Ports: the defaults are the ones configs/flink-local.yaml names.
 REST_PORT="${TAILGUARD_FLINK_REST_PORT:-8081}"
@@ -97,6 +100,18 @@ fetch_job_server() {
   mkdir -p "$JOB_SERVER_LIB"
   mvn -B -q -f "$REPO/deploy/flink/job-server/pom.xml" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$JOB_SERVER_LIB"
+  # A launcher jar (manifest only: Main-Class + Class-Path of every lib jar) so the classpath can
+  # also be used as `--flink_job_server_jar` (Flink's embedded mini-cluster, --flink_master=[local]).
+  local manifest
+  manifest="$(mktemp)"
+  {
+    echo "Main-Class: org.apache.beam.runners.flink.FlinkJobServerDriver"
+    printf 'Class-Path:'
+    for jar in "$JOB_SERVER_LIB"/*.jar; do printf ' \n  lib/%s' "$(basename "$jar")"; done
+    printf '\n'
+  } | sed 's/\\n/\n/g' >"$manifest"
+  jar --create --file "$JOB_SERVER_JAR" --manifest "$manifest"
+  rm -f "$manifest"
   touch "$JOB_SERVER_LIB/.complete"
 }
 
@@ -125,9 +140,10 @@ taskmanager.memory.network.max: $TM_NETWORK
 # each blocking (sort-based) result partition reserves this many 32 KB buffers (default 512:
 # a few concurrent partitions used up the pool); 64 is plenty for 2 consumers
 taskmanager.network.sort-shuffle.min-buffers: 64
-# configs/flink-local.yaml runs the streaming translation (the DataSet optimizer does not finish on
-# the curate phase, see deploy/flink/README.md): its state lives on the heap, managed memory is unused
-taskmanager.memory.managed.fraction: 0.1
+# batch sorts and hash tables of ~100 concurrent operators share the managed memory; at 0.1 one
+# record of a 10k-document run exceeded a sorter's buffer ("record exceeds the maximum size of a
+# sort buffer (9994240 bytes)")
+taskmanager.memory.managed.fraction: 0.5
 rest.address: localhost
 rest.bind-address: localhost
 rest.port: $REST_PORT
@@ -267,11 +283,12 @@ status() {
 
 case "${1:-}" in
   fetch) fetch ;;
+  job-server-jar) echo "$JOB_SERVER_JAR" ;;
   up) up ;;
   down) down ;;
   status) status ;;
   *)
-    echo "usage: $0 fetch|up|down|status" >&2
+    echo "usage: $0 fetch|up|down|status|job-server-jar" >&2
     exit 2
     ;;
 esac
