@@ -56,3 +56,32 @@ def test_golden_wet_run_matches_expected_output(tmp_path: Path):
     _compare_or_write("golden_rejected.jsonl", rejected)
     ledger = json.loads((out / "manifest.json").read_text())["ledger"]
     assert ledger["balanced"] and ledger["input_records"] == 8
+
+
+def test_golden_shard_bytes_and_ledger_are_pinned(tmp_path: Path, monkeypatch) -> None:
+    """The same input and config give the same bytes: shard sha256s and the whole ledger are pinned.
+
+    This is the "no behaviour change" check of refactors (issue 11): a change that moves a
+    byte of a corpus shard, or one count of the ledger, fails here and must regenerate the
+    pin on purpose (``TAILGUARD_REGEN_GOLDEN=1``).  The input is read through a relative
+    path, because ``Document.source`` records the path as given.
+    """
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / FIXTURE.name).write_bytes(FIXTURE.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        (DATA / "golden" / "config.yaml").read_text(encoding="utf-8").replace("format: jsonl.zst", "format: parquet"),
+        encoding="utf-8",
+    )
+    code = run(["--config", str(config), "--input", f"in/{FIXTURE.name}", "--output", "out"])
+    assert code == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    pinned = {
+        "shards": {s["path"]: s["sha256"] for s in manifest["outputs"]["shards"]},
+        "ledger": manifest["ledger"],
+    }
+    path = EXPECTED / "golden_pinned.json"
+    if os.environ.get("TAILGUARD_REGEN_GOLDEN"):
+        path.write_text(json.dumps(pinned, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    assert pinned == json.loads(path.read_text(encoding="utf-8"))
