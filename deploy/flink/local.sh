@@ -144,6 +144,9 @@ taskmanager.network.sort-shuffle.min-buffers: 64
 # record of a 10k-document run exceeded a sorter's buffer ("record exceeds the maximum size of a
 # sort buffer (9994240 bytes)")
 taskmanager.memory.managed.fraction: 0.5
+# Beam's gRPC data plane to the SDK harnesses allocates direct (off-heap) buffers; with Flink's
+# default of 0 a 20k-document ingest failed with "OutOfMemoryError: Direct buffer memory"
+taskmanager.memory.task.off-heap.size: 256m
 rest.address: localhost
 rest.bind-address: localhost
 rest.port: $REST_PORT
