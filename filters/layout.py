@@ -11,6 +11,7 @@ of spelling folder names themselves, so the layout is written down once::
     ├── dead_letter/part-*.jsonl.zst           records that raised
     ├── manifest.json                          written last: marks a finished run
     ├── report.json, report.html
+    ├── _demo/                                 tailguard demo only: the sample and its models
     └── _work/                                 small files the manifest is built from
         ├── tailguard-run.json                 marks a folder tailguard owns
         ├── inputs.jsonl, input_records.jsonl, shards.jsonl, ledger.jsonl
@@ -43,6 +44,7 @@ _REPORT_JSON = "report.json"
 _REPORT_HTML = "report.html"
 _RUN_MARKER = "tailguard-run.json"
 _BATCH_DONE = "_DONE"
+_DEMO = "_demo"
 _SIDE_PREFIX = "part"
 _SIDE_SUFFIX = ".jsonl.zst"
 
@@ -207,6 +209,16 @@ class OutputLayout:
     def name(self) -> str:
         """Last component of ``root`` (an ingest batch's name)."""
         return self.root.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def demo_name(self) -> str:
+        """Name of the demo's folder (sample + models) relative to ``root`` (the demo reads it relatively)."""
+        return _DEMO
+
+    @property
+    def demo_dir(self) -> str:
+        """``tailguard demo``'s folder of the generated sample and the models trained on it."""
+        return join_path(self.root, _DEMO)
 
     def owned_top_level(self) -> tuple[str, ...]:
         """Every top-level path tailguard writes (what ``--overwrite`` may delete)."""

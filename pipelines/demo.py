@@ -31,7 +31,6 @@ from tailguard.pipelines.sample import SampleInfo, write_sample
 __all__ = ["demo_config", "run_demo"]
 
 _LOG = logging.getLogger("tailguard.demo")
-_DEMO_DIR = "_demo"  # under the output folder: the generated sample and the models trained on it
 
 
 def packaged_config(name: str) -> dict[str, Any]:
@@ -99,7 +98,7 @@ def run_demo(argv: Sequence[str] | None = None) -> int:
     previous = os.getcwd()
     os.chdir(base)
     try:
-        work = Path(_DEMO_DIR)
+        work = Path(layout.demo_name)  # relative: the run reads the sample relative to BASE
         _LOG.info("generating the embedded sample under %s", base / work / "sample")
         sample = write_sample(work / "sample", seed=args.seed)
         cfg = demo_config(sample, output, work)
