@@ -100,10 +100,3 @@ def test_demo_sample_on_real_flink_equals_in_process_runner(flink_cluster: None,
     sample = write_sample(tmp_path / "sample")
     flink, local = _configs([sample.crawl_glob], tmp_path)
     _assert_same_run(flink, local)
-
-
-@pytest.mark.skipif(not CRAWL.is_dir(), reason=f"{CRAWL} (shared real crawl data) is absent")
-def test_shared_crawl_on_real_flink_equals_in_process_runner(flink_cluster: None, tmp_path: Path) -> None:
-    # resiliparse: the same reader and rules, ~10x faster extraction than trafilatura on 2 cores
-    flink, local = _configs([str(CRAWL / "**")], tmp_path, extract={"extractor": "resiliparse"})
-    _assert_same_run(flink, local)
