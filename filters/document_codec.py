@@ -37,7 +37,7 @@ import msgpack
 
 from tailguard.filters.document import Document
 
-__all__ = ["CODEC_VERSION", "decode_document", "encode_document", "layout_fingerprint"]
+__all__ = ["CODEC_VERSION", "decode_document", "encode_document", "keyed_by_id", "layout_fingerprint"]
 
 #: Version byte of the encoding; bumped when the byte layout (not the field list) changes.
 CODEC_VERSION = 1
@@ -159,3 +159,13 @@ def decode_document(data: bytes) -> Document:
 
 
 _PREFIX_FINGERPRINT = layout_fingerprint()
+
+
+def keyed_by_id(doc: Document) -> tuple[str, bytes]:
+    """Return ``(doc.id, encoded doc)``: how a document travels through a join on its id.
+
+    The runner's CoGroupByKey materialises its Flatten and then its GroupByKey; opaque bytes
+    are copied there instead of a Document being encoded twice (measured: 2 document encodes
+    per join otherwise).
+    """
+    return doc.id, encode_document(doc)

@@ -29,9 +29,15 @@ from tailguard.filters.dedup import (
     normalize_url,
     text_key,
 )
-from tailguard.filters.dedup.index import INDEX_PREFIX, IndexNode, index_label, parse_index_id
+from tailguard.filters.dedup.index import (
+    DUPLICATE_OF_PREVIOUS_RUN,
+    INDEX_PREFIX,
+    IndexNode,
+    index_label,
+    parse_index_id,
+)
 from tailguard.filters.document import Document, evolve
-from tailguard.filters.document_codec import decode_document, encode_document
+from tailguard.filters.document_codec import decode_document, keyed_by_id
 from tailguard.filters.layout import OutputLayout
 from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder on workers too)
 from tailguard.transforms._dedup_index import WriteDedupIndex, read_dedup_indexes, read_index_meta
@@ -44,15 +50,7 @@ STAGE = "dedup_exact"
 EXACT_STAGE = STAGE
 _VERDICT = "verdict"
 _INDEX = "index"
-#: Reason of documents whose key an earlier run's index holds.
-PREVIOUS_RUN = "duplicate_of_previous_run"
-
-
-def _key_by_id(doc: Document) -> tuple[str, bytes]:
-    # The document travels through the join as its codec bytes: the runner's CoGroupByKey
-    # materialises its Flatten and then its GroupByKey, and opaque bytes are copied there instead
-    # of being encoded twice (measured: 2 document encodes per join otherwise).
-    return doc.id, encode_document(doc)
+PREVIOUS_RUN = DUPLICATE_OF_PREVIOUS_RUN
 
 
 @dataclass(frozen=True)
@@ -337,7 +335,7 @@ class DedupExact(beam.PTransform):
             )
         # (doc id, (reason, survivor id))
         all_verdicts = verdicts | "AllExactVerdicts" >> beam.Flatten()
-        joined: dict[str, PCollection] = {"doc": docs | "KeyById" >> beam.Map(_key_by_id), "verdict": all_verdicts}
+        joined: dict[str, PCollection] = {"doc": docs | "KeyById" >> beam.Map(keyed_by_id), "verdict": all_verdicts}
         if cfg.line_dedup != "off":
             # (doc id, index of a line to remove)
             joined["lines"] = (

@@ -39,6 +39,7 @@ from tailguard.filters.dedup import (
     verify_cutoff,
 )
 from tailguard.filters.dedup.index import (
+    DUPLICATE_OF_PREVIOUS_RUN,
     INDEX_PREFIX,
     IndexNode,
     decode_near_entry,
@@ -48,7 +49,7 @@ from tailguard.filters.dedup.index import (
     parse_index_id,
 )
 from tailguard.filters.document import Document, evolve
-from tailguard.filters.document_codec import decode_document, encode_document
+from tailguard.filters.document_codec import decode_document, keyed_by_id
 from tailguard.filters.layout import OutputLayout
 from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder on workers too)
 from tailguard.transforms._components import STATS, ConnectedComponents
@@ -63,15 +64,7 @@ NEAR_STAGE = STAGE
 _STATS = STATS
 _SIGS = "signatures"
 _EDGES = "edges"
-#: Reason of documents that duplicate a document of an earlier run's index.
-PREVIOUS_RUN = "duplicate_of_previous_run"
-
-
-def _key_by_id(doc: Document) -> tuple[str, bytes]:
-    # The document travels through the join as its codec bytes: the runner's CoGroupByKey
-    # materialises its Flatten and then its GroupByKey, and opaque bytes are copied there instead
-    # of being encoded twice (measured: 2 document encodes per join otherwise).
-    return doc.id, encode_document(doc)
+PREVIOUS_RUN = DUPLICATE_OF_PREVIOUS_RUN
 
 
 @dataclass(frozen=True)
@@ -567,7 +560,7 @@ class DedupNearDuplicates(beam.PTransform):
         # The one shuffle of whole documents in this stage: verdicts exist only for documents in
         # clusters, but every survivor also gets its cluster fields, so all documents join by id.
         grouped = {
-            "doc": docs | "KeyById" >> beam.Map(_key_by_id),
+            "doc": docs | "KeyById" >> beam.Map(keyed_by_id),
             "verdict": verdicts,
         } | "JoinClusters" >> beam.CoGroupByKey()
         run_ids = tuple(self._index_runs)

@@ -37,6 +37,7 @@ import numpy as np
 from tailguard.filters.hashing import stable_hash64
 
 __all__ = [
+    "DUPLICATE_OF_PREVIOUS_RUN",
     "INDEX_FORMAT",
     "INDEX_PREFIX",
     "IndexNode",
@@ -49,6 +50,9 @@ __all__ = [
     "is_index_id",
     "parse_index_id",
 ]
+
+#: Drop reason of documents that duplicate a document of an earlier run's index (both dedup stages).
+DUPLICATE_OF_PREVIOUS_RUN = "duplicate_of_previous_run"
 
 #: Version of the index layout; bumped when entries change shape.
 INDEX_FORMAT = "tailguard-dedup-index/1"
