@@ -135,6 +135,11 @@ class DeadLetter:
     bytes_not_read: int | None = None
     records_not_read: int | None = None
 
+    @classmethod
+    def of_document(cls, stage: str, doc: Document, error: str) -> DeadLetter:
+        """The dead letter of one document a stage caught failing (id, position, a snippet of its text)."""
+        return cls(stage, error, doc.source, doc.provenance.position, doc.id, doc.text[:200])
+
     def is_file_failure(self, read_stage: str = "read") -> bool:
         """Whether this letter stands for a file that was not fully read (not for one record)."""
         return self.unit == "file" or (self.unit == "element" and self.stage == read_stage)

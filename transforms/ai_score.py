@@ -169,16 +169,7 @@ class LMTierModelHandler(ModelHandler[Document, Any, AIDetector]):
                 try:
                     out.extend(self._score([doc], model))
                 except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
-                    out.append(
-                        DeadLetter(
-                            SCORE_STAGE,
-                            format_exception(exc),
-                            doc.source,
-                            doc.provenance.position,
-                            doc.id,
-                            doc.text[:200],
-                        )
-                    )
+                    out.append(DeadLetter.of_document(SCORE_STAGE, doc, format_exception(exc)))
             return out
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
@@ -247,7 +238,7 @@ def _failed_batch_to_dead_letters(failed: tuple[Sequence[Document], Any]) -> Ite
     batch, exc = failed
     error = format_exception(exc) if isinstance(exc, BaseException) else str(exc)
     for doc in batch:
-        yield DeadLetter(SCORE_STAGE, error, doc.source, doc.provenance.position, doc.id, doc.text[:200])
+        yield DeadLetter.of_document(SCORE_STAGE, doc, error)
 
 
 _LM = "lm_tier"
@@ -304,15 +295,7 @@ class _ScoreBatchFn(beam.DoFn):
                 except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
                     self._inc("dead_letter")
                     yield beam.pvalue.TaggedOutput(
-                        DEAD_LETTER,
-                        DeadLetter(
-                            SCORE_STAGE,
-                            format_exception(exc),
-                            doc.source,
-                            doc.provenance.position,
-                            doc.id,
-                            doc.text[:200],
-                        ),
+                        DEAD_LETTER, DeadLetter.of_document(SCORE_STAGE, doc, format_exception(exc))
                     )
         for doc in scored:
             self._inc("passed")
