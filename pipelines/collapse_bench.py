@@ -44,7 +44,7 @@ import math
 import os
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -188,36 +188,34 @@ class _HumanStream:
         return out
 
 
-def _synthesize(model: KneserNeyTrigram, rng: np.random.Generator, budget: int, lengths: Sequence[int],
-                decoding: str, prefix: str) -> list[Doc]:  # fmt: skip
-    """Model samples cut into documents whose lengths follow the human length distribution."""
+def _cut_to_lengths(sample: Callable[[int], list[str]], rng: np.random.Generator, budget: int,
+                    lengths: Sequence[int], prefix: str) -> list[Doc]:  # fmt: skip
+    """Samples of ``sample(max_tokens)`` cut into documents whose lengths follow the human length distribution."""
     out: list[Doc] = []
     n = 0
     while n < budget:
         target = int(lengths[int(rng.integers(len(lengths)))])
         toks: list[str] = []
         while len(toks) < target:
-            piece = model.sample(rng, 1, decoding, max_tokens=target - len(toks))[0]
+            piece = sample(target - len(toks))
             toks.extend(piece if piece else ["."])
         out.append(Doc(f"{prefix}-{len(out)}", tuple(toks[:target]), True))
         n += target
     return out
+
+
+def _synthesize(model: KneserNeyTrigram, rng: np.random.Generator, budget: int, lengths: Sequence[int],
+                decoding: str, prefix: str) -> list[Doc]:  # fmt: skip
+    """The benchmark model's samples, cut to human document lengths."""
+    return _cut_to_lengths(
+        lambda limit: model.sample(rng, 1, decoding, max_tokens=limit)[0], rng, budget, lengths, prefix
+    )
 
 
 def _generate(gen: CountNGramGenerator, rng: np.random.Generator, budget: int, lengths: Sequence[int],
               prefix: str) -> list[Doc]:  # fmt: skip
     """Out-of-family generator samples, cut to human document lengths like :func:`_synthesize`."""
-    out: list[Doc] = []
-    n = 0
-    while n < budget:
-        target = int(lengths[int(rng.integers(len(lengths)))])
-        toks: list[str] = []
-        while len(toks) < target:
-            piece = gen.sample(rng, target - len(toks))
-            toks.extend(piece if piece else ["."])
-        out.append(Doc(f"{prefix}-{len(out)}", tuple(toks[:target]), True))
-        n += target
-    return out
+    return _cut_to_lengths(lambda limit: gen.sample(rng, limit), rng, budget, lengths, prefix)
 
 
 # ----------------------------------------------------------------------------- detectors
