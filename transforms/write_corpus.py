@@ -2,8 +2,15 @@
 
 Shard and in-shard row order are pure functions of (id, seed, copy), so the
 output bytes do not depend on the runner, bundle sizes or the worker count.
-Every shard is written to a temporary name and renamed, and its sha256 is
-recorded for the manifest.
+
+No shuffle record holds a whole shard (Flink's batch GroupByKey turns each key's
+values into one record, which must fit a sort buffer): a shard's order-key range
+is cut into ``chunks_per_shard`` chunks, each chunk is grouped, sorted and spilled
+to ``_work/write_chunks/``, and one merge per shard streams its chunks, in order,
+into the final file.  The chunk count does not change a byte of the output (the
+merge re-cuts Parquet row groups at ``parquet_row_group_rows``).  Every shard is
+written to a temporary name and renamed, and its sha256 is recorded for the
+manifest; the chunk files are deleted once every shard is written.
 
 With ``write.per_tier`` (or ``write.ensembles``) the same kept documents are also
 written as *views*: ``OUTPUT/tiers/<tier>/part-*`` per provenance tier and
@@ -66,6 +73,8 @@ class WriteConfig:
         tier_num_shards: Shards of each view; 0 = the corpus's shard count.
         ensembles: Named ensemble recipes, ``{name: [tier, ...]}``: one view per recipe under
             ``OUTPUT/tiers/<name>/`` (e.g. ``A: [tier1]``, ``D: [curated_synthetic]``).
+        chunk_mb: Input megabytes per write chunk, the unit one worker groups and sorts
+            in memory (see the module docstring); output bytes do not depend on it.
     """
 
     format: CorpusFormat = "parquet"
@@ -77,6 +86,7 @@ class WriteConfig:
     per_tier: bool = False
     tier_num_shards: int = 0
     ensembles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    chunk_mb: float = 1.0
 
     def __post_init__(self) -> None:
         if self.tier_num_shards < 0:
@@ -94,12 +104,19 @@ class WriteConfig:
             raise ValueError(f"write.format must be 'parquet' or 'jsonl.zst', got {self.format!r}")
         if self.num_shards < 0 or self.shard_target_mb <= 0 or self.parquet_row_group_rows <= 0:
             raise ValueError("write.num_shards must be >= 0; shard_target_mb and parquet_row_group_rows > 0")
+        if not self.chunk_mb > 0:
+            raise ValueError(f"write.chunk_mb must be > 0, got {self.chunk_mb}")
 
     def resolve_shards(self, input_bytes: int) -> int:
         """Return the shard count for a run reading ``input_bytes`` of input."""
         if self.num_shards:
             return self.num_shards
         return max(1, -(-input_bytes // (self.shard_target_mb * 1024 * 1024)))
+
+    def resolve_chunks(self, input_bytes: int, num_shards: int) -> int:
+        """Return the chunks per shard for ``input_bytes`` of input over ``num_shards`` shards."""
+        per_chunk = int(self.chunk_mb * 1024 * 1024)
+        return max(1, -(-input_bytes // (max(1, num_shards) * per_chunk)))
 
 
 class _HashingWriter(io.RawIOBase):
@@ -124,8 +141,62 @@ class _HashingWriter(io.RawIOBase):
         return self.size
 
 
+#: ``(chunk index, chunk file, records, tokens, documents without tokens)``: one spilled chunk.
+_ChunkInfo = tuple[int, str, int, int, int]
+
+
+def _chunk_of(order_key: int, chunks: int) -> int:
+    """The chunk of ``order_key`` (a uint64): chunks cut the order-key range in increasing order."""
+    return (order_key * chunks) >> 64
+
+
+def _target_label(target: int | tuple[str, int]) -> tuple[str, int]:
+    """``(label, shard)`` of a write target: a corpus shard, or a ``(view, shard)``."""
+    return ("corpus", target) if isinstance(target, int) else target
+
+
+def _key_by_chunk(item: tuple[Any, tuple[int, Document]], chunks: int) -> tuple[tuple[Any, int], tuple[int, Document]]:
+    """``(target, (order_key, doc))`` → ``((target, chunk), (order_key, doc))`` (typed: Documents keep their coder)."""
+    target, ordered = item
+    return (target, _chunk_of(ordered[0], chunks)), ordered
+
+
+class _WriteChunkFn(beam.DoFn):
+    """Sort one chunk of one shard and spill it to ``chunk_dir``; emit ``(target, _ChunkInfo)``.
+
+    A Parquet-bound chunk is an Arrow IPC file of the rows; a JSONL-bound one is a zstd frame
+    of the lines.  Both hold the rows already encoded, so the merge only streams bytes.
+    """
+
+    def __init__(self, config: WriteConfig, chunk_dir: str) -> None:
+        self._config = config
+        self._chunk_dir = chunk_dir
+
+    def process(self, element: tuple[tuple[Any, int], Iterable[tuple[int, Document]]]) -> Iterator[Any]:
+        (target, chunk), items = element
+        rows = sorted(items, key=lambda item: (item[0], item[1].id))
+        docs = [doc for _, doc in rows]
+        label, shard = _target_label(target)
+        path = join_path(self._chunk_dir, f"{label}-{shard:05d}-{chunk:06d}.chunk")
+        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as sink:
+            if self._config.format == "parquet":
+                table = pa.Table.from_pylist([doc.to_row() for doc in docs], schema=ARROW_SCHEMA)
+                options = pa.ipc.IpcWriteOptions(compression="zstd")
+                with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), ARROW_SCHEMA, options=options) as out:
+                    out.write_table(table)
+            else:
+                lines = b"".join(
+                    json.dumps(doc.to_json_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
+                    for doc in docs
+                )
+                sink.write(zstandard.ZstdCompressor(level=1).compress(lines))
+        tokens = sum(doc.tokens or 0 for doc in docs)
+        untokened = sum(1 for doc in docs if doc.tokens is None)
+        yield target, (chunk, path, len(docs), tokens, untokened)
+
+
 class _WriteShardFn(beam.DoFn):
-    """Write one shard file (sorted by hash) and emit a description of it."""
+    """Merge one shard's chunks, in chunk order, into its file; emit a description of it."""
 
     def __init__(self, config: WriteConfig, corpus_dir: str, num_shards: int, report_progress: bool = True) -> None:
         self._config = config
@@ -139,49 +210,70 @@ class _WriteShardFn(beam.DoFn):
 
     def process(self, element: tuple[int, dict[str, list[Any]]]) -> Iterator[str]:
         shard, grouped = element
-        description = self._write(self._corpus_dir, shard, grouped["docs"])
+        description = self._write(self._corpus_dir, shard, grouped["chunks"])
         self._rows.inc(description["records"])
         if self._report_progress:  # checkpoints are not corpus rows
             self._progress.add("kept", description["records"])
         yield json.dumps(description, sort_keys=True)
 
-    def _write(self, directory: str, shard: int, items: Iterable[tuple[int, Document]]) -> dict[str, Any]:
-        """Write one shard of ``(order key, doc)`` items under ``directory``; return its description."""
-        rows = sorted(items, key=lambda item: (item[0], item[1].id))
+    def _write(self, directory: str, shard: int, chunks: Iterable[_ChunkInfo]) -> dict[str, Any]:
+        """Write one shard from its spilled ``chunks`` under ``directory``; return its description."""
+        ordered = sorted(chunks)
         ext = "parquet" if self._config.format == "parquet" else "jsonl.zst"
         name = shard_name(shard, self._num_shards, ext)
         final = join_path(directory, name)
         temp = join_path(directory, f".tmp-{name}")
         with FileSystems.create(temp, compression_type=CompressionTypes.UNCOMPRESSED) as sink:
             writer = _HashingWriter(sink)
+            paths = [path for _, path, *_ in ordered]
             if self._config.format == "parquet":
-                self._write_parquet(writer, [doc for _, doc in rows])
+                self._merge_parquet(writer, paths)
             else:
-                self._write_jsonl_zst(writer, [doc for _, doc in rows])
+                self._merge_jsonl_zst(writer, paths)
         if FileSystems.exists(final):
             FileSystems.delete([final])
         FileSystems.rename([temp], [final])
-        return {"path": name, "records": len(rows), "bytes": writer.size, "sha256": writer.sha256.hexdigest()}
+        return {
+            "path": name,
+            "records": sum(info[2] for info in ordered),
+            "bytes": writer.size,
+            "sha256": writer.sha256.hexdigest(),
+        }
 
-    def _write_parquet(self, writer: _HashingWriter, docs: list[Document]) -> None:
+    def _merge_parquet(self, writer: _HashingWriter, paths: list[str]) -> None:
         step = self._config.parquet_row_group_rows
         with pq.ParquetWriter(pa.PythonFile(writer, mode="w"), ARROW_SCHEMA, compression="zstd") as out:
+            # Row groups are cut every `step` rows of the whole shard, wherever the chunk edges fall,
+            # and written from contiguous arrays: the bytes do not depend on the chunk count.
             # An empty shard gets no row group at all: HF datasets fails on a 0-row row group
             # ("BatchSize must be greater than 0"), while a file with none loads as 0 rows.
-            for start in range(0, len(docs), step):
-                chunk = [doc.to_row() for doc in docs[start : start + step]]
-                out.write_table(pa.Table.from_pylist(chunk, schema=ARROW_SCHEMA))
+            pending: list[pa.RecordBatch] = []
+            held = 0
+            for path in paths:
+                with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                    for batch in pa.ipc.open_stream(pa.PythonFile(handle, mode="r")):
+                        pending.append(batch)
+                        held += batch.num_rows
+                        while held >= step:
+                            table = pa.Table.from_batches(pending, schema=ARROW_SCHEMA)
+                            out.write_table(table.slice(0, step).combine_chunks())
+                            pending = table.slice(step).combine_chunks().to_batches()
+                            held -= step
+            if held:
+                out.write_table(pa.Table.from_batches(pending, schema=ARROW_SCHEMA).combine_chunks())
 
-    def _write_jsonl_zst(self, writer: _HashingWriter, docs: list[Document]) -> None:
+    def _merge_jsonl_zst(self, writer: _HashingWriter, paths: list[str]) -> None:
         compressor = zstandard.ZstdCompressor(level=self._config.zstd_level)
         with compressor.stream_writer(writer, closefd=False) as out:  # type: ignore[arg-type]
-            for doc in docs:
-                out.write(json.dumps(doc.to_json_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
-                out.write(b"\n")
+            for path in paths:
+                with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                    with zstandard.ZstdDecompressor().stream_reader(handle) as lines:
+                        while block := lines.read(1 << 20):
+                            out.write(block)
 
 
 class _WriteViewShardFn(_WriteShardFn):
-    """Write one shard of one per-tier / recipe view; emit ``(view, description with tokens)``.
+    """Merge one shard of one per-tier / recipe view; emit ``(view, description with tokens)``.
 
     Views are not counted as written rows or kept records (the mixed corpus holds the records).
     """
@@ -192,11 +284,51 @@ class _WriteViewShardFn(_WriteShardFn):
 
     def process(self, element: tuple[tuple[str, int], dict[str, list[Any]]]) -> Iterator[Any]:  # type: ignore[override]
         (view, shard), grouped = element
-        items = list(grouped["docs"])
-        description = self._write(self._layout.tier_dir(view), shard, items)
-        description["tokens"] = sum(doc.tokens or 0 for _, doc in items)
-        description["documents_without_tokens"] = sum(1 for _, doc in items if doc.tokens is None)
+        chunks = list(grouped["chunks"])
+        description = self._write(self._layout.tier_dir(view), shard, chunks)
+        description["tokens"] = sum(info[3] for info in chunks)
+        description["documents_without_tokens"] = sum(info[4] for info in chunks)
         yield view, description
+
+
+def _delete_chunks(_: int, chunk_dir: str) -> None:
+    """Delete the spilled chunks once every shard is written (a retried delete finds nothing)."""
+    matched = FileSystems.match([join_path(chunk_dir, "*.chunk")])[0].metadata_list
+    if matched:
+        FileSystems.delete([m.path for m in matched])
+
+
+class _WriteShards(beam.PTransform):
+    """``(target, (order_key, doc))`` → chunks → one merged file per target; every target in ``every`` exists."""
+
+    def __init__(self, chunks: int, chunk_dir: str, chunk_fn: _WriteChunkFn, merge_fn: beam.DoFn) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._chunk_dir = chunk_dir
+        self._chunk_fn = chunk_fn
+        self._merge_fn = merge_fn
+
+    def expand(self, pcolls: tuple[PCollection, PCollection]) -> PCollection:
+        keyed, every = pcolls
+        chunks = self._chunks
+        spilled = (
+            keyed
+            | "KeyByChunk" >> beam.Map(_key_by_chunk, chunks)
+            | "GroupChunks" >> beam.GroupByKey()
+            | "SpillChunks" >> beam.ParDo(self._chunk_fn)
+        )
+        # Joining with every target makes empty shards exist too: (target, {"chunks": [...], "all": [None]})
+        written = (
+            {"chunks": spilled, "all": every}
+            | "GroupShards" >> beam.CoGroupByKey()
+            | "MergeShards" >> beam.ParDo(self._merge_fn)
+        )
+        _ = (
+            written
+            | "CountShards" >> beam.combiners.Count.Globally()
+            | "DeleteChunks" >> beam.Map(_delete_chunks, self._chunk_dir)
+        )
+        return written
 
 
 def _view_names(doc: Document, per_tier: bool, ensembles: dict[str, tuple[str, ...]]) -> list[str]:
@@ -251,12 +383,13 @@ def _all_view_shards(view: str, num_shards: int) -> list[tuple[tuple[str, int], 
 class _WriteViews(beam.PTransform):
     """Kept documents → per-tier and recipe views under ``OUTPUT/tiers/`` + the ``tiers_written`` section."""
 
-    def __init__(self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int) -> None:
+    def __init__(self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int, chunks: int) -> None:
         super().__init__()
         self._config = config
         self._layout = layout
         self._num_shards = num_shards
         self._seed = seed
+        self._chunks = chunks
 
     def expand(self, docs: PCollection[Document]) -> PCollection[str]:
         cfg, n = self._config, self._num_shards
@@ -269,10 +402,9 @@ class _WriteViews(beam.PTransform):
             | "DistinctViews" >> beam.Distinct()
             | "AllViewShards" >> beam.FlatMap(_all_view_shards, n)
         )
-        described = (
-            {"docs": keyed, "all": every_shard}
-            | "GroupViewShards" >> beam.CoGroupByKey()
-            | "WriteViewShards" >> beam.ParDo(_WriteViewShardFn(cfg, self._layout, n))
+        chunk_dir = self._layout.work("write_chunks", "views")
+        described = (keyed, every_shard) | "WriteViewShards" >> _WriteShards(
+            self._chunks, chunk_dir, _WriteChunkFn(cfg, chunk_dir), _WriteViewShardFn(cfg, self._layout, n)
         )
         return (
             described
@@ -304,17 +436,26 @@ class WriteCorpus(beam.PTransform):
         seed: The run seed (shard assignment and in-shard order hash it with the id).
         report_progress: Count the rows in the progress lines' ``written`` (false
             for a resumable run's ingest checkpoints, which are not the corpus).
+        chunks_per_shard: Chunks a shard is grouped and sorted in (see
+            :meth:`WriteConfig.resolve_chunks`); the output does not depend on it.
 
     Returns (from ``expand``):
         A PCollection of JSON lines describing the written shards.
     """
 
     def __init__(
-        self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int = 0, report_progress: bool = True
+        self,
+        config: WriteConfig,
+        layout: OutputLayout,
+        num_shards: int,
+        seed: int = 0,
+        report_progress: bool = True,
+        chunks_per_shard: int = 1,
     ) -> None:
         super().__init__()
-        if num_shards <= 0:
-            raise ValueError("WriteCorpus needs num_shards > 0")
+        if num_shards <= 0 or chunks_per_shard <= 0:
+            raise ValueError("WriteCorpus needs num_shards > 0 and chunks_per_shard > 0")
+        self._chunks = chunks_per_shard
         self._config = config
         self._layout = layout
         self._num_shards = num_shards
@@ -326,15 +467,15 @@ class WriteCorpus(beam.PTransform):
         # (shard, (order_key, doc))
         keyed = docs | "KeyByShard" >> beam.FlatMap(_copies, seed, n)
         every_shard = docs.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(n)])
-        # Joining with every shard number makes empty shards exist too: (shard, {"docs": [...], "all": [None]})
-        shards = (
-            {"docs": keyed, "all": every_shard}
-            | "GroupShards" >> beam.CoGroupByKey()
-            | "WriteShards"
-            >> beam.ParDo(_WriteShardFn(self._config, self._layout.corpus_dir, n, self._report_progress))
+        chunk_dir = self._layout.work("write_chunks", "corpus")
+        shards = (keyed, every_shard) | "WriteShards" >> _WriteShards(
+            self._chunks,
+            chunk_dir,
+            _WriteChunkFn(self._config, chunk_dir),
+            _WriteShardFn(self._config, self._layout.corpus_dir, n, self._report_progress),
         )
         _ = shards | "WriteShardList" >> WriteJsonFile(self._layout.shard_list)
         if self._config.per_tier or self._config.ensembles:
             views = self._config.tier_num_shards or n
-            _ = docs | "WriteTierViews" >> _WriteViews(self._config, self._layout, views, seed)
+            _ = docs | "WriteTierViews" >> _WriteViews(self._config, self._layout, views, seed, self._chunks)
         return shards

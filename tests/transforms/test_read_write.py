@@ -70,10 +70,11 @@ def _docs(n):
     return [Document(id=f"doc-{i:04d}", text=f"text {i}", repeats=2 if i % 10 == 0 else None) for i in range(n)]
 
 
-def _write(tmp_path, name, docs, fmt, shards, *extra):
+def _write(tmp_path, name, docs, fmt, shards, *extra, chunks=1, config=None):
     out = str(tmp_path / name)
+    config = config or WriteConfig(format=fmt)
     with beam.Pipeline(options=beam_options(*extra)) as p:
-        _ = p | beam.Create(docs) | WriteCorpus(WriteConfig(format=fmt), OutputLayout(out), shards)
+        _ = p | beam.Create(docs) | WriteCorpus(config, OutputLayout(out), shards, chunks_per_shard=chunks)
     return tmp_path / name / "corpus"
 
 
@@ -103,6 +104,34 @@ def test_write_corpus_bytes_do_not_depend_on_input_order_or_worker_count(tmp_pat
     )
     for left in sorted(first.iterdir()):
         assert left.read_bytes() == (second / left.name).read_bytes(), left.name
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl.zst"])
+def test_write_corpus_bytes_do_not_depend_on_the_chunk_count(tmp_path, fmt):
+    # A shard is grouped, sorted and spilled in chunks (no shuffle record holds a whole shard:
+    # Flink's batch GroupByKey needs each key's values to fit a sort buffer); the merge must give
+    # the same bytes as one chunk, with row groups (7 rows here) cut across chunk edges.
+    docs = _docs(300)
+    config = WriteConfig(format=fmt, parquet_row_group_rows=7)
+    one = _write(tmp_path, "one", docs, fmt, 2, config=config)
+    many = _write(tmp_path, "many", docs, fmt, 2, chunks=13, config=config)
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in many.iterdir()) and len(names) == 2
+    for name in names:
+        assert (one / name).read_bytes() == (many / name).read_bytes(), name
+    if fmt == "parquet":
+        meta = pq.ParquetFile(many / names[0]).metadata
+        assert meta.num_row_groups == -(-meta.num_rows // 7)
+    # The spilled chunks are gone once the shards are written.
+    assert list((tmp_path / "many" / "_work" / "write_chunks" / "corpus").glob("*")) == []
+
+
+def test_write_config_resolves_chunks_from_input_bytes():
+    config = WriteConfig(chunk_mb=1)
+    assert config.resolve_chunks(0, 4) == 1
+    assert config.resolve_chunks(10 * 1024 * 1024, 2) == 5
+    with pytest.raises(ValueError, match="chunk_mb"):
+        WriteConfig(chunk_mb=0)
 
 
 def test_write_config_rejects_unknown_format():
