@@ -103,14 +103,7 @@ def _build_dag(
         docs = stages[spec.name].docs
     if final and unique_ids is not None:
         docs = docs | "AssignUniqueIds" >> unique_ids
-    _ = docs | "WriteCorpus" >> WriteCorpus(
-        write,
-        layout,
-        context.num_shards,
-        context.seed,
-        report_progress=final,
-        chunks_per_shard=context.chunks_per_shard,
-    )
+    _ = docs | "WriteCorpus" >> WriteCorpus(write, layout, context.num_shards, context.seed, report_progress=final)
     if final and cfg.collapse.enabled:
         _ = docs | "MeasureCollapse" >> MeasureCollapse(cfg.collapse, layout)
     # Every stage's rejected and dead-letter streams, and the ledger counts of all of them.
@@ -304,12 +297,6 @@ def _batch_layout(cfg: CurationConfig, index: int, paths: Sequence[str]) -> Outp
     return OutputLayout(cfg.output).batch(index, key)
 
 
-def _run_context(cfg: CurationConfig, layout: OutputLayout, input_bytes: int) -> RunContext:
-    """The run-wide context of the phase that writes the corpus: shard and chunk counts from the input size."""
-    num_shards = cfg.write.resolve_shards(input_bytes)
-    return RunContext(layout, cfg.seed, num_shards, cfg.write.resolve_chunks(input_bytes, num_shards))
-
-
 def _run_resumable(
     cfg: CurationConfig, options: PipelineOptions, files: list[tuple[str, int]]
 ) -> tuple[list[Any], list[OutputLayout]]:
@@ -329,14 +316,8 @@ def _run_resumable(
             continue
         _delete(batch_layout.root)
         _LOG.info("ingest batch %d/%d: %d files -> %s", index + 1, len(batches), len(paths), batch_layout.root)
-        checkpoint = WriteConfig(
-            format="jsonl.zst",
-            num_shards=len(paths),
-            rejected_text=cfg.write.rejected_text,
-            chunk_mb=cfg.write.chunk_mb,
-        )
-        batch_bytes = sum(size for _, size in batch)
-        context = RunContext(batch_layout, cfg.seed, len(paths), checkpoint.resolve_chunks(batch_bytes, len(paths)))
+        checkpoint = WriteConfig(format="jsonl.zst", num_shards=len(paths), rejected_text=cfg.write.rejected_text)
+        context = RunContext(batch_layout, cfg.seed, len(paths))
         p = _pipeline(options)
         _build_dag(p, cfg, ingest_stages, paths, checkpoint, context, len(files), final=False)
         result = _run_one(p)
@@ -347,7 +328,7 @@ def _run_resumable(
             handle.write(json.dumps({"files": paths, "counters": counters_of(result)}).encode("utf-8"))
     checkpoints = [b.corpus_glob("jsonl.zst") for b in batch_layouts]
     total_bytes = sum(size for _, size in files)
-    context = _run_context(cfg, OutputLayout(cfg.output), total_bytes)
+    context = RunContext(OutputLayout(cfg.output), cfg.seed, cfg.write.resolve_shards(total_bytes))
     _LOG.info("curate phase: %d stage(s) over %d ingest batch(es) -> %s", len(curate_stages), len(batches), cfg.output)
     p = _pipeline(options)
     _build_dag(p, cfg, curate_stages, checkpoints, cfg.write, context, None, report_inputs=False)
@@ -402,7 +383,7 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
             "config or on the command line, e.g. --project=my-project)"
         )
     total_bytes = sum(size for _, size in files)
-    context = _run_context(cfg, layout, total_bytes)
+    context = RunContext(layout, cfg.seed, cfg.write.resolve_shards(total_bytes))
     _LOG.info(
         "tailguard run: %d input file(s), %.1f MB -> %s (%d shards)",
         len(files),

@@ -45,13 +45,11 @@ class RunContext:
         layout: The run's (or ingest batch's) output layout.
         seed: The run seed.
         num_shards: Number of corpus shards.
-        chunks_per_shard: Chunks each shard is grouped and sorted in by WriteCorpus.
     """
 
     layout: OutputLayout
     seed: int
     num_shards: int
-    chunks_per_shard: int = 1
 
     @property
     def output_dir(self) -> str:

@@ -5,8 +5,9 @@ output bytes do not depend on the runner, bundle sizes or the worker count.
 
 No shuffle record holds a whole shard (Flink's batch GroupByKey turns each key's
 values into one record, which must fit a sort buffer): a shard's order-key range
-is cut into ``chunks_per_shard`` chunks, each chunk is grouped, sorted and spilled
-to ``_work/write_chunks/``, and one merge per shard streams its chunks, in order,
+is cut into chunks of about ``chunk_mb`` of text (counted per shard first, so the
+cut depends on the data only), each chunk is grouped, sorted and spilled to
+``_work/write_chunks/``, and one merge per shard streams its chunks, in order,
 into the final file.  The chunk count does not change a byte of the output (the
 merge re-cuts Parquet row groups at ``parquet_row_group_rows``).  Every shard is
 written to a temporary name and renamed, and its sha256 is recorded for the
@@ -40,7 +41,7 @@ import zstandard
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import PCollection
+from apache_beam.pvalue import AsDict, PCollection
 
 from tailguard.filters.document import ARROW_SCHEMA, Document
 from tailguard.filters.hashing import shard_of, stable_hash64
@@ -73,7 +74,7 @@ class WriteConfig:
         tier_num_shards: Shards of each view; 0 = the corpus's shard count.
         ensembles: Named ensemble recipes, ``{name: [tier, ...]}``: one view per recipe under
             ``OUTPUT/tiers/<name>/`` (e.g. ``A: [tier1]``, ``D: [curated_synthetic]``).
-        chunk_mb: Input megabytes per write chunk, the unit one worker groups and sorts
+        chunk_mb: Megabytes of text per write chunk, the unit one worker groups and sorts
             in memory (see the module docstring); output bytes do not depend on it.
     """
 
@@ -86,7 +87,7 @@ class WriteConfig:
     per_tier: bool = False
     tier_num_shards: int = 0
     ensembles: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    chunk_mb: float = 1.0
+    chunk_mb: float = 4.0
 
     def __post_init__(self) -> None:
         if self.tier_num_shards < 0:
@@ -113,10 +114,9 @@ class WriteConfig:
             return self.num_shards
         return max(1, -(-input_bytes // (self.shard_target_mb * 1024 * 1024)))
 
-    def resolve_chunks(self, input_bytes: int, num_shards: int) -> int:
-        """Return the chunks per shard for ``input_bytes`` of input over ``num_shards`` shards."""
-        per_chunk = int(self.chunk_mb * 1024 * 1024)
-        return max(1, -(-input_bytes // (max(1, num_shards) * per_chunk)))
+    def chunks_for(self, text_bytes: int) -> int:
+        """Return the number of chunks a shard holding ``text_bytes`` of text is written in."""
+        return max(1, -(-text_bytes // int(self.chunk_mb * 1024 * 1024)))
 
 
 class _HashingWriter(io.RawIOBase):
@@ -155,10 +155,16 @@ def _target_label(target: int | tuple[str, int]) -> tuple[str, int]:
     return ("corpus", target) if isinstance(target, int) else target
 
 
-def _key_by_chunk(item: tuple[Any, tuple[int, Document]], chunks: int) -> tuple[tuple[Any, int], tuple[int, Document]]:
+def _text_bytes(item: tuple[Any, tuple[int, Document]]) -> tuple[Any, int]:
+    return item[0], len(item[1][1].text.encode("utf-8"))
+
+
+def _key_by_chunk(
+    item: tuple[Any, tuple[int, Document]], sizes: dict[Any, int], config: WriteConfig
+) -> tuple[tuple[Any, int], tuple[int, Document]]:
     """``(target, (order_key, doc))`` → ``((target, chunk), (order_key, doc))`` (typed: Documents keep their coder)."""
     target, ordered = item
-    return (target, _chunk_of(ordered[0], chunks)), ordered
+    return (target, _chunk_of(ordered[0], config.chunks_for(sizes[target]))), ordered
 
 
 class _WriteChunkFn(beam.DoFn):
@@ -301,19 +307,20 @@ def _delete_chunks(_: int, chunk_dir: str) -> None:
 class _WriteShards(beam.PTransform):
     """``(target, (order_key, doc))`` → chunks → one merged file per target; every target in ``every`` exists."""
 
-    def __init__(self, chunks: int, chunk_dir: str, chunk_fn: _WriteChunkFn, merge_fn: beam.DoFn) -> None:
+    def __init__(self, config: WriteConfig, chunk_dir: str, chunk_fn: _WriteChunkFn, merge_fn: beam.DoFn) -> None:
         super().__init__()
-        self._chunks = chunks
+        self._config = config
         self._chunk_dir = chunk_dir
         self._chunk_fn = chunk_fn
         self._merge_fn = merge_fn
 
     def expand(self, pcolls: tuple[PCollection, PCollection]) -> PCollection:
         keyed, every = pcolls
-        chunks = self._chunks
+        # Text bytes per target (combined before the shuffle: one small record per target and worker).
+        sizes = keyed | "TextBytes" >> beam.Map(_text_bytes) | "SumTextBytes" >> beam.CombinePerKey(sum)
         spilled = (
             keyed
-            | "KeyByChunk" >> beam.Map(_key_by_chunk, chunks)
+            | "KeyByChunk" >> beam.Map(_key_by_chunk, AsDict(sizes), self._config)
             | "GroupChunks" >> beam.GroupByKey()
             | "SpillChunks" >> beam.ParDo(self._chunk_fn)
         )
@@ -383,13 +390,12 @@ def _all_view_shards(view: str, num_shards: int) -> list[tuple[tuple[str, int], 
 class _WriteViews(beam.PTransform):
     """Kept documents → per-tier and recipe views under ``OUTPUT/tiers/`` + the ``tiers_written`` section."""
 
-    def __init__(self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int, chunks: int) -> None:
+    def __init__(self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int) -> None:
         super().__init__()
         self._config = config
         self._layout = layout
         self._num_shards = num_shards
         self._seed = seed
-        self._chunks = chunks
 
     def expand(self, docs: PCollection[Document]) -> PCollection[str]:
         cfg, n = self._config, self._num_shards
@@ -404,7 +410,7 @@ class _WriteViews(beam.PTransform):
         )
         chunk_dir = self._layout.work("write_chunks", "views")
         described = (keyed, every_shard) | "WriteViewShards" >> _WriteShards(
-            self._chunks, chunk_dir, _WriteChunkFn(cfg, chunk_dir), _WriteViewShardFn(cfg, self._layout, n)
+            cfg, chunk_dir, _WriteChunkFn(cfg, chunk_dir), _WriteViewShardFn(cfg, self._layout, n)
         )
         return (
             described
@@ -436,8 +442,6 @@ class WriteCorpus(beam.PTransform):
         seed: The run seed (shard assignment and in-shard order hash it with the id).
         report_progress: Count the rows in the progress lines' ``written`` (false
             for a resumable run's ingest checkpoints, which are not the corpus).
-        chunks_per_shard: Chunks a shard is grouped and sorted in (see
-            :meth:`WriteConfig.resolve_chunks`); the output does not depend on it.
 
     Returns (from ``expand``):
         A PCollection of JSON lines describing the written shards.
@@ -450,12 +454,10 @@ class WriteCorpus(beam.PTransform):
         num_shards: int,
         seed: int = 0,
         report_progress: bool = True,
-        chunks_per_shard: int = 1,
     ) -> None:
         super().__init__()
-        if num_shards <= 0 or chunks_per_shard <= 0:
-            raise ValueError("WriteCorpus needs num_shards > 0 and chunks_per_shard > 0")
-        self._chunks = chunks_per_shard
+        if num_shards <= 0:
+            raise ValueError("WriteCorpus needs num_shards > 0")
         self._config = config
         self._layout = layout
         self._num_shards = num_shards
@@ -469,7 +471,7 @@ class WriteCorpus(beam.PTransform):
         every_shard = docs.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(n)])
         chunk_dir = self._layout.work("write_chunks", "corpus")
         shards = (keyed, every_shard) | "WriteShards" >> _WriteShards(
-            self._chunks,
+            self._config,
             chunk_dir,
             _WriteChunkFn(self._config, chunk_dir),
             _WriteShardFn(self._config, self._layout.corpus_dir, n, self._report_progress),
@@ -477,5 +479,5 @@ class WriteCorpus(beam.PTransform):
         _ = shards | "WriteShardList" >> WriteJsonFile(self._layout.shard_list)
         if self._config.per_tier or self._config.ensembles:
             views = self._config.tier_num_shards or n
-            _ = docs | "WriteTierViews" >> _WriteViews(self._config, self._layout, views, seed, self._chunks)
+            _ = docs | "WriteTierViews" >> _WriteViews(self._config, self._layout, views, seed)
         return shards

@@ -70,11 +70,11 @@ def _docs(n):
     return [Document(id=f"doc-{i:04d}", text=f"text {i}", repeats=2 if i % 10 == 0 else None) for i in range(n)]
 
 
-def _write(tmp_path, name, docs, fmt, shards, *extra, chunks=1, config=None):
+def _write(tmp_path, name, docs, fmt, shards, *extra, config=None):
     out = str(tmp_path / name)
     config = config or WriteConfig(format=fmt)
     with beam.Pipeline(options=beam_options(*extra)) as p:
-        _ = p | beam.Create(docs) | WriteCorpus(config, OutputLayout(out), shards, chunks_per_shard=chunks)
+        _ = p | beam.Create(docs) | WriteCorpus(config, OutputLayout(out), shards)
     return tmp_path / name / "corpus"
 
 
@@ -111,10 +111,11 @@ def test_write_corpus_bytes_do_not_depend_on_the_chunk_count(tmp_path, fmt):
     # A shard is grouped, sorted and spilled in chunks (no shuffle record holds a whole shard:
     # Flink's batch GroupByKey needs each key's values to fit a sort buffer); the merge must give
     # the same bytes as one chunk, with row groups (7 rows here) cut across chunk edges.
-    docs = _docs(300)
-    config = WriteConfig(format=fmt, parquet_row_group_rows=7)
-    one = _write(tmp_path, "one", docs, fmt, 2, config=config)
-    many = _write(tmp_path, "many", docs, fmt, 2, chunks=13, config=config)
+    docs = _docs(300)  # ~2.4 KB of text: 1 chunk per shard by default, ~6 at chunk_mb=0.0002
+    one = _write(tmp_path, "one", docs, fmt, 2, config=WriteConfig(format=fmt, parquet_row_group_rows=7))
+    config = WriteConfig(format=fmt, parquet_row_group_rows=7, chunk_mb=0.0002)
+    assert config.chunks_for(1200) == 6
+    many = _write(tmp_path, "many", docs, fmt, 2, config=config)
     names = sorted(p.name for p in one.iterdir())
     assert names == sorted(p.name for p in many.iterdir()) and len(names) == 2
     for name in names:
@@ -126,10 +127,10 @@ def test_write_corpus_bytes_do_not_depend_on_the_chunk_count(tmp_path, fmt):
     assert list((tmp_path / "many" / "_work" / "write_chunks" / "corpus").glob("*")) == []
 
 
-def test_write_config_resolves_chunks_from_input_bytes():
+def test_write_config_chunks_follow_text_bytes():
     config = WriteConfig(chunk_mb=1)
-    assert config.resolve_chunks(0, 4) == 1
-    assert config.resolve_chunks(10 * 1024 * 1024, 2) == 5
+    assert config.chunks_for(0) == 1
+    assert config.chunks_for(10 * 1024 * 1024 + 1) == 11
     with pytest.raises(ValueError, match="chunk_mb"):
         WriteConfig(chunk_mb=0)
 
