@@ -187,8 +187,13 @@ class _ClusterSampler:
         import threading
 
         self._driver = driver_pid
-        self._groups = {int(p.read_text()) for p in (self.RUN_DIR / "pids").glob("*.pid")}
+        # process group -> the cluster process it belongs to (jobmanager, taskmanager-1, worker-pool ...)
+        self._names = {int(p.read_text()): p.stem for p in (self.RUN_DIR / "pids").glob("*.pid")}
+        self._groups = set(self._names)
+        self._group_of: dict[int, int] = {}
         self._cpu0 = self._cpu_by_pid()
+        # Flink keeps finished jobs' blobs for an hour: count only what this run adds.
+        self._spill0 = _du(self.RUN_DIR / "tmp")
         self._last: dict[int, float] = dict(self._cpu0)
         self._peak_rss = 0
         self._peak_spill = 0
@@ -200,8 +205,10 @@ class _ClusterSampler:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
-                    if os.getpgid(int(entry)) in self._groups:
+                    group = os.getpgid(int(entry))
+                    if group in self._groups:
                         pids.append(int(entry))
+                        self._group_of[int(entry)] = group
                 except OSError:
                     pass
         return pids
@@ -241,7 +248,7 @@ class _ClusterSampler:
         while not self._stop.wait(1.0):
             self._sample()
             if tick % 5 == 0:
-                self._peak_spill = max(self._peak_spill, _du(self.RUN_DIR / "tmp"))
+                self._peak_spill = max(self._peak_spill, _du(self.RUN_DIR / "tmp") - self._spill0)
             tick += 1
 
     def start(self) -> None:
@@ -252,8 +259,13 @@ class _ClusterSampler:
         self._thread.join()
         self._sample()
         cpu = sum(v - self._cpu0.get(pid, 0.0) for pid, v in self._last.items())
+        by_process: dict[str, float] = {}
+        for pid, v in self._last.items():
+            name = self._names.get(self._group_of.get(pid, -1), "other")
+            by_process[name] = round(by_process.get(name, 0.0) + v - self._cpu0.get(pid, 0.0), 2)
         return {
             "cpu_s": round(cpu, 2),
+            "cpu_s_by_process": dict(sorted(by_process.items())),
             "peak_total_rss_mb": round(self._peak_rss / 1e6, 1),
             "peak_spill_mb": round(self._peak_spill / 1e6, 1),
             "processes_seen": len(self._last),
