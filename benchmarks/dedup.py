@@ -433,20 +433,151 @@ def measure_signing(rows: list[dict[str, Any]], near_cfg: Any, compat_max: int) 
     }
 
 
-PEERS_DIR = Path(os.environ.get("TAILGUARD_PEERS_DIR", Path.home() / ".cache" / "tailguard-peers"))
+def peers_dir() -> Path:
+    """Where the peers' venvs are: ``$TAILGUARD_PEERS_DIR``, default ``~/.cache/tailguard-peers``."""
+    return Path(os.environ.get("TAILGUARD_PEERS_DIR", Path.home() / ".cache" / "tailguard-peers"))
+
+
+PEER_RUNNERS = {"text-dedup": "text_dedup_minhash.py", "datatrove": "datatrove_minhash.py"}  # benchmarks/peers/
+PEER_TIMEOUT_S = 3600.0
+
+
+def write_corpus_jsonl(rows: list[dict[str, Any]], path: str) -> str:
+    """Write the generated corpus as JSONL of ``{"id", "text"}`` (what the peer runners read)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps({"id": r["id"], "text": r["text"]}) + "\n" for r in rows)
+    return path
+
+
+def peer_clusters(peer: dict[str, Any], ids: list[str]) -> tuple[dict[str, str], dict[str, str], int]:
+    """Turn a peer runner's survivors + clusters into ``score``'s (cluster, reason) maps.
+
+    Every member of a duplicate cluster points at the cluster's survivor (the smallest surviving id
+    when a peer kept several, the smallest id when it kept none); a removed document counts as a
+    ``near_duplicate`` removal. Returns (cluster, reason, ids neither kept nor in a cluster).
+    """
+    survivors = set(peer["survivors"])
+    members: dict[str, list[str]] = {}
+    for doc_id, key in peer["clusters"].items():
+        members.setdefault(key, []).append(doc_id)
+    cluster: dict[str, str] = {}
+    for docs in members.values():
+        kept = sorted(d for d in docs if d in survivors)
+        representative = kept[0] if kept else min(docs)
+        cluster.update((d, representative) for d in docs)
+    reason = {d: "near_duplicate" for d in ids if d not in survivors}
+    unaccounted = sum(1 for d in reason if d not in cluster)
+    return cluster, reason, unaccounted
+
+
+def _tail(path: str, chars: int = 2000) -> str:
+    try:
+        with open(path, errors="replace") as handle:
+            return handle.read()[-chars:]
+    except OSError as error:
+        return f"(no log: {error})"
+
+
+def run_peer(name: str, python: Path, corpus: str, near_cfg: Any, workdir: str) -> dict[str, Any]:
+    """Run one peer's runner script with its own venv's python; CPU (user + sys) from ``wait4``.
+
+    Returns:
+        the runner's JSON plus ``cpu_s`` and ``wall_s``; raises ``RuntimeError`` with the log's tail
+        when the runner fails or times out.
+    """
+    import threading
+
+    params = near_cfg.lsh_params()
+    script = Path(__file__).resolve().parent / "peers" / PEER_RUNNERS[name]
+    peer_dir = os.path.join(workdir, f"peer-{name}")
+    os.makedirs(peer_dir)
+    result_path, log_path = os.path.join(peer_dir, "result.json"), os.path.join(peer_dir, "run.log")
+    cmd = [str(python), str(script), "--input", corpus, "--workdir", os.path.join(peer_dir, "work")]
+    cmd += ["--output", result_path, "--ngram", str(near_cfg.ngram), "--bands", str(params.bands)]
+    cmd += ["--rows", str(params.rows)]
+    if name == "text-dedup":
+        cmd += ["--num-perm", str(near_cfg.num_perm), "--threshold", str(near_cfg.threshold)]
+    else:
+        cmd += ["--seed", str(near_cfg.seed)]
+    # the peer's own interpreter and libraries only: no tailguard venv, no PYTHONPATH; progress bars off
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env.update(TQDM_DISABLE="1", HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
+    start = time.perf_counter()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=peer_dir)
+        timer = threading.Timer(PEER_TIMEOUT_S, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4; keep Popen from waiting
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise RuntimeError(f"exit {process.returncode} after {wall:.0f} s; log tail: {_tail(log_path)}")
+    with open(result_path) as handle:
+        result: dict[str, Any] = json.load(handle)
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
+    result["wall_s"] = wall
+    # no peak RSS: wait4's ru_maxrss of a child spawned from this process is floored by this
+    # process's own RSS at the spawn (the copied address space), so it would not be the peer's
+    return result
 
 
 def run_peers(
-    rows: list[dict[str, Any]], group: dict[str, str], pairs: list[tuple[str, str, float]], near_cfg: Any, workdir: str
+    rows: list[dict[str, Any]],
+    group: dict[str, str],
+    pairs: list[tuple[str, str, float]],
+    near_cfg: Any,
+    workdir: str,
+    venvs: Path | None = None,
 ) -> dict[str, Any]:
-    """text-dedup and datatrove, each from its own venv under ``PEERS_DIR`` (skipped when absent)."""
+    """text-dedup and datatrove, each from its own venv under ``venvs`` (default ``peers_dir()``).
+
+    Each runs its ``benchmarks/peers/`` script on the same corpus (JSONL) with tailguard's n-gram size
+    and bands x rows, and is scored by the same ``score`` as tailguard. A peer whose venv is absent,
+    or whose run fails, is ``{"skipped": reason}``; it never fails the benchmark.
+    """
+    venvs = venvs or peers_dir()
     out: dict[str, Any] = {}
-    for name in ("text-dedup", "datatrove"):
-        python = PEERS_DIR / name / "bin" / "python"
+    corpus = os.path.join(workdir, "peers-corpus.jsonl")
+    ids = [r["id"] for r in rows]
+    for name in PEER_RUNNERS:
+        python = venvs / name / "bin" / "python"
         if not python.exists():
             out[name] = {"skipped": f"no venv at {python} (see benchmarks/README.md)"}
             continue
-        out[name] = {"skipped": "peer runner not implemented in this version"}
+        if not os.path.exists(corpus):
+            write_corpus_jsonl(rows, corpus)
+        try:
+            peer = run_peer(name, python, corpus, near_cfg, workdir)
+            cluster, reason, unaccounted = peer_clusters(peer, ids)
+            quality = score(cluster, reason, group, pairs)
+        except Exception as error:  # noqa: BLE001 - a peer's failure is reported, never fatal
+            _LOG.warning("peer %s failed: %s", name, error)
+            out[name] = {"skipped": f"{type(error).__name__}: {error}"}
+            continue
+        out[name] = {
+            "cpu_s": round(peer["cpu_s"], 2),
+            "wall_s": round(peer["wall_s"], 2),
+            "docs_per_cpu_s": round(len(rows) / peer["cpu_s"], 1),
+            **{
+                k: quality[k]
+                for k in (
+                    "precision",
+                    "recall_j07",
+                    "recall_j08",
+                    "removed",
+                    "merged_below_j07",
+                    "hard_negatives_merged",
+                )
+            },
+            "unaccounted": unaccounted,
+            "settings": peer["settings"],
+            "not_matched": peer["not_matched"],
+            "version": peer["version"],
+        }
+        _LOG.info("%s: %.1f CPU s", name, peer["cpu_s"])
     return out
 
 
