@@ -73,7 +73,7 @@ def main() -> int:
         "settings": {
             "ngram": args.ngram,
             "num_perm": args.num_perm,
-            "threshold": args.threshold,
+            "threshold": args.threshold,  # passed, but with --b/--r given text-dedup does not use it
             "bands": args.bands,
             "rows": args.rows,
             "hash": "sha1 (32 of its bits) shingles, (a*x+b) mod 2^61-1 permutations (hash_bits 64)",
