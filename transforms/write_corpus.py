@@ -116,7 +116,7 @@ class WriteConfig:
 
     def chunks_for(self, text_bytes: int) -> int:
         """Return the number of chunks a shard holding ``text_bytes`` of text is written in."""
-        return max(1, -(-text_bytes // int(self.chunk_mb * 1024 * 1024)))
+        return max(1, -(-text_bytes // max(1, int(self.chunk_mb * 1024 * 1024))))
 
 
 class _HashingWriter(io.RawIOBase):
@@ -307,11 +307,10 @@ def _delete_chunks(_: int, chunk_dir: str) -> None:
 class _WriteShards(beam.PTransform):
     """``(target, (order_key, doc))`` → chunks → one merged file per target; every target in ``every`` exists."""
 
-    def __init__(self, config: WriteConfig, chunk_dir: str, chunk_fn: _WriteChunkFn, merge_fn: beam.DoFn) -> None:
+    def __init__(self, config: WriteConfig, chunk_dir: str, merge_fn: beam.DoFn) -> None:
         super().__init__()
         self._config = config
         self._chunk_dir = chunk_dir
-        self._chunk_fn = chunk_fn
         self._merge_fn = merge_fn
 
     def expand(self, pcolls: tuple[PCollection, PCollection]) -> PCollection:
@@ -322,7 +321,7 @@ class _WriteShards(beam.PTransform):
             keyed
             | "KeyByChunk" >> beam.Map(_key_by_chunk, AsDict(sizes), self._config)
             | "GroupChunks" >> beam.GroupByKey()
-            | "SpillChunks" >> beam.ParDo(self._chunk_fn)
+            | "SpillChunks" >> beam.ParDo(_WriteChunkFn(self._config, self._chunk_dir))
         )
         # Joining with every target makes empty shards exist too: (target, {"chunks": [...], "all": [None]})
         written = (
@@ -408,9 +407,8 @@ class _WriteViews(beam.PTransform):
             | "DistinctViews" >> beam.Distinct()
             | "AllViewShards" >> beam.FlatMap(_all_view_shards, n)
         )
-        chunk_dir = self._layout.work("write_chunks", "views")
         described = (keyed, every_shard) | "WriteViewShards" >> _WriteShards(
-            cfg, chunk_dir, _WriteChunkFn(cfg, chunk_dir), _WriteViewShardFn(cfg, self._layout, n)
+            cfg, self._layout.work("write_chunks", "views"), _WriteViewShardFn(cfg, self._layout, n)
         )
         return (
             described
@@ -448,12 +446,7 @@ class WriteCorpus(beam.PTransform):
     """
 
     def __init__(
-        self,
-        config: WriteConfig,
-        layout: OutputLayout,
-        num_shards: int,
-        seed: int = 0,
-        report_progress: bool = True,
+        self, config: WriteConfig, layout: OutputLayout, num_shards: int, seed: int = 0, report_progress: bool = True
     ) -> None:
         super().__init__()
         if num_shards <= 0:
@@ -469,11 +462,9 @@ class WriteCorpus(beam.PTransform):
         # (shard, (order_key, doc))
         keyed = docs | "KeyByShard" >> beam.FlatMap(_copies, seed, n)
         every_shard = docs.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(n)])
-        chunk_dir = self._layout.work("write_chunks", "corpus")
         shards = (keyed, every_shard) | "WriteShards" >> _WriteShards(
             self._config,
-            chunk_dir,
-            _WriteChunkFn(self._config, chunk_dir),
+            self._layout.work("write_chunks", "corpus"),
             _WriteShardFn(self._config, self._layout.corpus_dir, n, self._report_progress),
         )
         _ = shards | "WriteShardList" >> WriteJsonFile(self._layout.shard_list)
