@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -231,6 +231,22 @@ def calibrate_threshold(human_scores: np.ndarray, fpr: float) -> float:
 SCORE_MODES = ("all", "cheap", "cascade")
 
 _EPS = 1e-9
+
+
+def _features_with_progress(
+    det: Detector, docs: Sequence[PreparedText], say: Callable[[str], None], every: int = 100
+) -> np.ndarray:
+    """``det.features(docs)`` in slices of ``every`` documents, saying how far it is (LM features take minutes)."""
+    parts: list[np.ndarray] = []
+    started = time.perf_counter()
+    for i in range(0, len(docs), every):
+        parts.append(det.features(docs[i : i + every]))
+        done = min(i + every, len(docs))
+        if done < len(docs):
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            left_min = (len(docs) - done) / rate / 60
+            say(f"{det.name} features: {done}/{len(docs)} texts, {rate:.1f}/s, about {left_min:.0f} min left")
+    return np.vstack(parts) if parts else det.features(docs)
 
 
 def _logit(p: np.ndarray | float) -> np.ndarray:
@@ -678,7 +694,9 @@ def train_rows(rows: Sequence[LabelledText], config: EnsembleConfig, log: Any = 
         sub_feats = feats[sub_local].copy()
         for det, start in zip(detectors, np.cumsum([0, *widths[:-1]]), strict=True):
             if det.name in lm_names:
-                sub_feats[:, int(start) : int(start) + len(det.feature_names)] = det.features(sub_docs)
+                sub_feats[:, int(start) : int(start) + len(det.feature_names)] = _features_with_progress(
+                    det, sub_docs, say
+                )
         say(f"LM features of {len(sub)} stack/calib texts in {time.perf_counter() - started:.1f}s")
         sub_in_stack = in_stack[sub_local]
         sub_labels = rest_labels[sub_local]

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from tailguard.filters.detect.ai_decision import decide_ai
-from tailguard.filters.detect.base import normalize_text, tokenize
+from tailguard.filters.detect.base import DETECTORS, normalize_text, prepare, tokenize
 from tailguard.filters.detect.ensemble import (
     EnsembleConfig,
+    _features_with_progress,
     calibrate_threshold,
     stack_columns,
 )
@@ -124,3 +125,14 @@ def test_decide_ai_marks_only_the_confident_end_confident() -> None:
     assert verdict(0.6) == ("ai_generated", False)
     assert verdict(0.95) == ("ai_generated", True)
     assert decide_ai(0.1, 5.0, 0.5, 4.0, 0.9).confident  # a watermark hit is always confident
+
+
+def test_features_with_progress_matches_one_call_and_says_how_far() -> None:
+    texts = [f"Document {i} says {'very ' * (i % 7)}little about item {i * 13 % 29}." for i in range(23)]
+    docs = prepare(texts)
+    detector = DETECTORS["stylometry"].train(docs, [i % 2 for i in range(len(texts))], {})
+    said: list[str] = []
+    got = _features_with_progress(detector, docs, said.append, every=5)
+    assert np.array_equal(got, detector.features(docs))
+    assert len(said) == 4  # after 5, 10, 15 and 20 of 23 texts; nothing once done
+    assert said[0].startswith("stylometry features: 5/23 texts")
