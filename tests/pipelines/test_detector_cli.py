@@ -219,3 +219,23 @@ def test_calibrate_refuses_ai_rows_and_overwriting_the_model(
     assert main(argv) == 2
     assert "human text only" in capsys.readouterr().err
     assert main([*argv[:-1], str(model)]) == 2
+
+
+def test_eval_scored_in_logged_slices_gives_the_same_report(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tailguard.filters.detect.data import read_labelled
+    from tailguard.filters.detect.ensemble import load_detector
+    from tailguard.pipelines.detector_training import evaluate_rows
+
+    data = write_jsonl(tmp_path / "a.jsonl", synthetic_rows(300, seed=3))
+    model = tmp_path / "model"
+    assert main(["detector", "train", "--data", str(data), "--out", str(model), "--config", _config(tmp_path)]) == 0
+    detector = load_detector(str(model))
+    rows = list(read_labelled([str(data)]))
+    whole = evaluate_rows(detector, rows, progress_every=len(rows))
+    with caplog.at_level("INFO", logger="tailguard.detector"):
+        sliced = evaluate_rows(detector, rows, progress_every=37)
+    for report in (whole, sliced):
+        report.pop("scoring_docs_per_s")
+    assert json.dumps(sliced, sort_keys=True) == json.dumps(whole, sort_keys=True)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scored ")]
+    assert len(lines) == 9 and lines[0].startswith("scored 37/300 rows (all)")  # ceil(300 / 37) slices
