@@ -41,7 +41,8 @@ JM_RPC_PORT="${TAILGUARD_FLINK_JM_RPC_PORT:-6123}"
 
 TASKMANAGERS="${TAILGUARD_FLINK_TASKMANAGERS:-2}"
 SLOTS="${TAILGUARD_FLINK_SLOTS:-1}"                   # task slots per TaskManager
-TM_MEMORY="${TAILGUARD_FLINK_TM_MEMORY:-3072m}"       # taskmanager.memory.process.size
+TM_MEMORY="${TAILGUARD_FLINK_TM_MEMORY:-4096m}"       # taskmanager.memory.process.size
+MANAGED_FRACTION="${TAILGUARD_FLINK_MANAGED_FRACTION:-0.35}" # taskmanager.memory.managed.fraction
 TM_NETWORK="${TAILGUARD_FLINK_TM_NETWORK:-384m}"      # network buffers (min = max)
 JM_MEMORY="${TAILGUARD_FLINK_JM_MEMORY:-1024m}"       # jobmanager.memory.process.size
 JOB_SERVER_HEAP="${TAILGUARD_FLINK_JOB_SERVER_HEAP:-768m}"
@@ -142,8 +143,11 @@ taskmanager.memory.network.max: $TM_NETWORK
 taskmanager.network.sort-shuffle.min-buffers: 64
 # batch sorts and hash tables of ~100 concurrent operators share the managed memory; at 0.1 one
 # record of a 10k-document run exceeded a sorter's buffer ("record exceeds the maximum size of a
-# sort buffer (9994240 bytes)")
-taskmanager.memory.managed.fraction: 0.5
+# sort buffer (9994240 bytes)", before WriteCorpus grouped in 4 MB chunks). What is left is the task
+# heap, where Beam's gRPC data plane buffers the harnesses' output: 3072m at 0.5 left ~360 MB, and a
+# 1M-document run died with "OutOfMemoryError: Java heap space" in grpc-default-executor; 4096m at
+# 0.35 leaves ~1.3 GB.
+taskmanager.memory.managed.fraction: $MANAGED_FRACTION
 # Beam's gRPC data plane to the SDK harnesses allocates direct (off-heap) buffers; with Flink's
 # default of 0 a 20k-document ingest failed with "OutOfMemoryError: Direct buffer memory"
 taskmanager.memory.task.off-heap.size: 256m
