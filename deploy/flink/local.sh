@@ -163,6 +163,10 @@ heartbeat.timeout: 120000
 akka.ask.timeout: 60 s
 # Beam's gRPC threads outlive a finished job's user-code class loader; the check only adds noise
 classloader.check-leaked-classloader: false
+# An OutOfMemoryError in one of Beam's gRPC threads is an uncaught exception that Flink only logs by
+# default: the 1M-document run then hung for 45 min with idle harnesses. FAIL ends the TaskManager,
+# so the job fails (after heartbeat.timeout) and says why, instead of waiting forever.
+cluster.uncaught-exception-handling: FAIL
 EOF
   cat >"$RUN_DIR/conf/log4j.properties" <<'EOF'
 rootLogger.level = INFO
