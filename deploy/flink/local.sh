@@ -41,7 +41,8 @@ JM_RPC_PORT="${TAILGUARD_FLINK_JM_RPC_PORT:-6123}"
 
 TASKMANAGERS="${TAILGUARD_FLINK_TASKMANAGERS:-2}"
 SLOTS="${TAILGUARD_FLINK_SLOTS:-1}"                   # task slots per TaskManager
-TM_MEMORY="${TAILGUARD_FLINK_TM_MEMORY:-4096m}"       # taskmanager.memory.process.size
+TM_MEMORY="${TAILGUARD_FLINK_TM_MEMORY:-4608m}"       # taskmanager.memory.process.size
+TM_OFFHEAP="${TAILGUARD_FLINK_TM_OFFHEAP:-768m}"      # taskmanager.memory.task.off-heap.size
 MANAGED_FRACTION="${TAILGUARD_FLINK_MANAGED_FRACTION:-0.35}" # taskmanager.memory.managed.fraction
 TM_NETWORK="${TAILGUARD_FLINK_TM_NETWORK:-384m}"      # network buffers (min = max)
 JM_MEMORY="${TAILGUARD_FLINK_JM_MEMORY:-1024m}"       # jobmanager.memory.process.size
@@ -145,12 +146,14 @@ taskmanager.network.sort-shuffle.min-buffers: 64
 # record of a 10k-document run exceeded a sorter's buffer ("record exceeds the maximum size of a
 # sort buffer (9994240 bytes)", before WriteCorpus grouped in 4 MB chunks). What is left is the task
 # heap, where Beam's gRPC data plane buffers the harnesses' output: 3072m at 0.5 left ~360 MB, and a
-# 1M-document run died with "OutOfMemoryError: Java heap space" in grpc-default-executor; 4096m at
-# 0.35 leaves ~1.3 GB.
+# 1M-document run died with "OutOfMemoryError: Java heap space" in grpc-default-executor; 4608m at
+# 0.35 (with 768m off-heap) leaves ~1.1 GB.
 taskmanager.memory.managed.fraction: $MANAGED_FRACTION
 # Beam's gRPC data plane to the SDK harnesses allocates direct (off-heap) buffers; with Flink's
-# default of 0 a 20k-document ingest failed with "OutOfMemoryError: Direct buffer memory"
-taskmanager.memory.task.off-heap.size: 256m
+# default of 0 a 20k-document ingest failed with "OutOfMemoryError: Direct buffer memory", and with
+# 256m the 1M-document run failed the same way in WriteCorpus (each grouped 4 MB write chunk is
+# one data-plane element)
+taskmanager.memory.task.off-heap.size: $TM_OFFHEAP
 rest.address: localhost
 rest.bind-address: localhost
 rest.port: $REST_PORT
