@@ -111,7 +111,8 @@ class FlinkJobServerOptions(PipelineOptions):
     """Flink runner options of the Java job server that Beam's Python SDK does not declare.
 
     The portable runner sends only the options some Python class declares; declaring these here
-    lets ``--use_data_stream_for_batch`` reach the job server (Java ``useDataStreamForBatch``).
+    lets ``--use_data_stream_for_batch`` (Java ``useDataStreamForBatch``) and
+    ``--execution_mode_for_batch`` (Java ``executionModeForBatch``) reach the job server.
     """
 
     @classmethod
@@ -123,6 +124,15 @@ class FlinkJobServerOptions(PipelineOptions):
             help="translate a batch pipeline with Flink's DataStream API in BATCH mode instead of the "
             "DataSet API, whose plan optimizer ran over 10 CPU-minutes without finishing on the curate "
             "phase (its many joins: dedup's unrolled connected-components rounds)",
+        )
+        parser.add_argument(
+            "--execution_mode_for_batch",
+            default=None,
+            choices=["PIPELINED", "PIPELINED_FORCED", "BATCH", "BATCH_FORCED"],
+            help="Flink's data exchange mode for batch jobs (Java executionModeForBatch; the job "
+            "server's default is PIPELINED). BATCH_FORCED makes every exchange blocking (spilled to "
+            "disk): with PIPELINED a 1M-document curation job on 2 task slots hung with both slots "
+            "held by a producer whose consumers could not be scheduled (FLINK-10672)",
         )
 
 
