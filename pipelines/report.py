@@ -3,6 +3,10 @@
 Called by the driver after the manifest is written (``write_report(output_dir)``).
 Every section is optional: a run without tiers, mixing, AI scores or a
 reference still gets a report with what it has, and says what is missing.
+The "AI decisions" section (issue 16 §3) appears only when ``decide_ai`` ran: what it dropped,
+down-weighted and tagged by domain and by length, beside each bucket's share of the stage's input
+and of the kept corpus (the reference snapshot holds word and trigram counts only, no length or
+domain distribution, so no reference share is shown).
 Plots are matplotlib PNGs embedded as base64, so the page needs no network
 and no other file.
 """
@@ -191,6 +195,35 @@ def _dead_letter_kinds(output_dir: str) -> list[dict[str, Any]]:
     return sorted(kinds.values(), key=lambda e: (-e["count"], e["stage"], e["kind"]))
 
 
+#: Why the AI-decisions tables show no reference share (see filters/collapse/reference.py).
+_NO_REFERENCE_SHARE = (
+    "the reference snapshot stores word and trigram counts only, no length or domain distribution; "
+    "each bucket's share of the input and of the kept corpus stands beside it instead"
+)
+
+
+def _ai_decisions(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The decide_ai section: thresholds used and the breakdown by domain and length (``None``: it did not run)."""
+    section = manifest.get("decide_ai")
+    if not isinstance(section, Mapping) or not isinstance(section.get("breakdown"), Mapping):
+        return None
+    config = (manifest.get("config") or {}).get("decide_ai") or {}
+    snapshot = (manifest.get("collapse") or {}).get("reference_snapshot")
+    return {
+        "action": config.get("action"),
+        "uncertain_action": config.get("uncertain_action"),
+        "thresholds": {
+            k: section.get(k)
+            for k in ("threshold", "confident_threshold", "source", "calibration", "calibration_docs", "note")
+            if k in section
+        },
+        "reference_snapshot": snapshot,
+        "reference_share": None,
+        "reference_note": _NO_REFERENCE_SHARE if snapshot else "no collapse reference configured",
+        **dict(section["breakdown"]),
+    }
+
+
 def build_report(manifest: Mapping[str, Any], output_dir: str | None = None) -> dict[str, Any]:
     """The report's data: funnel, tier/mixing shares, collapse indicators and alarms.
 
@@ -204,7 +237,8 @@ def build_report(manifest: Mapping[str, Any], output_dir: str | None = None) -> 
     collapse = manifest.get("collapse") or {}
     groups = collapse.get("groups") or {}
     run = manifest.get("run") or {}
-    return {
+    ai_decisions = _ai_decisions(manifest)
+    report = {
         "created": manifest.get("created"),
         "duration_s": run.get("duration_s"),
         "inputs": [{"path": i.get("path"), "bytes": i.get("bytes")} for i in manifest.get("inputs") or []],
@@ -229,6 +263,9 @@ def build_report(manifest: Mapping[str, Any], output_dir: str | None = None) -> 
         "tiers_written": _views(manifest),
         "missing": [s for s in ("ledger", "tiers", "mixing", "collapse") if not manifest.get(s)],
     }
+    if ai_decisions is not None:
+        report["ai_decisions"] = ai_decisions
+    return report
 
 
 #: Indicators of the per-tier table (the rest are in the full indicator table).
@@ -437,6 +474,61 @@ def _dead_letter_table(kinds: list[dict[str, Any]]) -> str:
     )
 
 
+#: Columns of the AI-decisions tables: (row key, heading).
+_AI_COLUMNS = (
+    ("docs", "docs seen"),
+    ("dropped", "dropped"),
+    ("downweighted", "down-weighted"),
+    ("tagged", "tagged"),
+    ("calibration_human", "calibration (exempt)"),
+    ("share_removed_docs", "share removed"),
+    ("share_of_input_docs", "input share (docs)"),
+    ("share_of_input_words", "input share (words)"),
+    ("share_of_kept_words", "kept corpus share (words)"),
+)
+
+
+def _ai_table(title: str, rows: list[dict[str, Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h in _AI_COLUMNS)
+    body = "".join(
+        f"<tr><th>{html.escape(str(r.get('key')))}"
+        + (f" ({r['domains']:,} domains)" if r.get("domains") else "")
+        + "</th>"
+        + "".join(f"<td>{_fmt(r.get(k)) if r.get(k) is not None else '-'}</td>" for k, _ in _AI_COLUMNS)
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr><th>{html.escape(title)}</th>{head}</tr>{body}</table>"
+
+
+def _ai_section(ai: Mapping[str, Any] | None) -> str:
+    if ai is None:
+        return ""
+    t = ai.get("thresholds") or {}
+    totals = ai.get("totals") or {}
+    edges = ", ".join(str(e) for e in ai.get("length_edges") or [])
+    reference = ai.get("reference_snapshot")
+    ref = (
+        f"reference {html.escape(str(reference))}: {html.escape(ai.get('reference_note') or '')}"
+        if reference
+        else (html.escape(ai.get("reference_note") or ""))
+    )
+    return f"""<h2>AI decisions</h2>
+<p>action {_fmt(ai.get("action"))} (uncertain band: {_fmt(ai.get("uncertain_action"))}) · threshold
+{_fmt(t.get("threshold"))} · confident threshold {_fmt(t.get("confident_threshold"))} · source {_fmt(t.get("source"))}
+· in-run calibration documents {_fmt(t.get("calibration_docs", 0))} · {_fmt(totals.get("docs"))} documents decided,
+{_fmt(totals.get("dropped"))} dropped, {_fmt(totals.get("downweighted"))} down-weighted, {_fmt(totals.get("tagged"))}
+tagged.</p>
+<p>Lengths in {html.escape(str(ai.get("length_unit")))} (bucket edges {html.escape(edges)}); {ref}.</p>
+{_ai_table("domain", ai.get("by_domain") or [])}
+<p></p>
+{_ai_table("length", ai.get("by_length") or [])}
+<p>share removed = dropped / docs seen; input share = the row's share of every document (or word) decide_ai saw;
+kept corpus share = its share of the words decide_ai passed on (down-weighted and tagged documents count in full).
+Calibration (exempt): in-run calibration documents, which pass undecided.</p>
+"""
+
+
 def _inputs_table(inputs: list[dict[str, Any]]) -> str:
     if not inputs:
         return '<p class="missing">No input list in the manifest.</p>'
@@ -500,6 +592,7 @@ sections absent: {html.escape(missing)}</p>
 <h2>Tier and token shares vs targets</h2>
 {_img(_plot_shares("Tier shares", report["tiers"]), "tiers", "No tiers section in the manifest.")}
 {_img(_plot_shares("Mixing shares vs targets", report["mixing"]), "mixing", "No mixing section in the manifest.")}
+{_ai_section(report.get("ai_decisions"))}
 <h2>Per-tier corpora (ensembles)</h2>
 {_views_table(report.get("tiers_written") or [])}
 <h2>AI-score histograms per tier</h2>

@@ -98,7 +98,9 @@ STAGES: tuple[StageSpec[Any], ...] = (
     _spec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg, ctx.layout)),
     _spec("dedup_near", "DedupNearDuplicates", DedupNearConfig, lambda cfg, ctx: DedupNearDuplicates(cfg, ctx.layout)),
     _spec("detect_ai", "ScoreAIContent", ScoreAIConfig, lambda cfg, ctx: ScoreAIContent(cfg), per_document=True),
-    _spec("decide_ai", "DecideAIContent", DecideAIConfig, lambda cfg, ctx: DecideAIContent(cfg, ctx.layout), per_document=True),
+    # Not per-document: its thresholds may come from the run's own human documents (in-run calibration, a
+    # corpus-wide side input) and its stats are corpus-wide, so a resumable run decides in the curate phase.
+    _spec("decide_ai", "DecideAIContent", DecideAIConfig, lambda cfg, ctx: DecideAIContent(cfg, ctx.layout)),
     _spec("tiers", "AssignTier", TiersConfig, lambda cfg, ctx: AssignTier(cfg, ctx.layout)),
     _spec("mix", "MixByTokens", MixConfig, lambda cfg, ctx: MixByTokens(cfg, ctx.layout, ctx.seed, ctx.num_shards)),
 )

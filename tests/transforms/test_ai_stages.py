@@ -1,7 +1,9 @@
-"""detect_ai scores every document in batches; decide_ai acts on stored scores without rescoring."""
+"""detect_ai scores every document in batches; decide_ai acts on stored scores without rescoring
+and writes what it decided by domain and length (the breakdown) to its stats file."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,8 +12,18 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
+from tailguard.filters.detect.ai_decision import (
+    NO_DOMAIN,
+    add_outcome,
+    breakdown_domain,
+    length_bucket,
+    merge_tallies,
+    new_tally,
+    top_domains,
+)
 from tailguard.filters.detect.ensemble import AIScore, train_detector
 from tailguard.filters.document import Document
+from tailguard.filters.layout import OutputLayout
 from tailguard.transforms.ai_decide import DecideAIConfig, DecideAIContent
 from tailguard.transforms.ai_score import ScoreAIConfig, ScoreAIContent
 from tests.conftest import beam_options
@@ -132,3 +144,120 @@ def test_score_config_requires_loadable_model_dir(tmp_path: Path) -> None:
 def test_decide_config_needs_threshold_or_model() -> None:
     with pytest.raises(ValueError, match="threshold or model_dir"):
         DecideAIConfig(enabled=True)
+
+
+# ----------------------------------------------------------------------------- decision breakdown
+
+
+def _words(n: int) -> str:
+    return " ".join(["w"] * n)
+
+
+#: (url, words, ai_score) -> with threshold 0.5, confident 0.9, action drop, unscored keep:
+_BREAKDOWN_DOCS = [
+    ("https://a.com/1", 50, 0.95),  # dropped (confident)
+    ("https://www.a.com/2", 150, 0.6),  # down-weighted (uncertain band)
+    ("http://a.com/3", 50, 0.1),  # kept
+    ("https://b.org/x", 400, 0.92),  # dropped
+    ("https://b.org/y", 1500, 0.2),  # kept
+    ("https://www.c.net/", 5000, 0.7),  # down-weighted
+    (None, 20, None),  # kept (unscored: keep)
+]
+
+
+def test_decide_stage_writes_the_breakdown_by_domain_and_length(tmp_path: Path) -> None:
+    docs = [
+        Document(id=f"b{i}", text=_words(n), url=url, ai_score=score)
+        for i, (url, n, score) in enumerate(_BREAKDOWN_DOCS)
+    ]
+    layout = OutputLayout(str(tmp_path))
+    config = DecideAIConfig(
+        enabled=True, action="drop", threshold=0.5, confident_threshold=0.9, breakdown_top_domains=2
+    )
+    p = beam.Pipeline(options=beam_options())
+    out = p | beam.Create(docs) | DecideAIContent(config, layout)
+    assert_that(out.rejected | beam.Map(lambda r: r.id), equal_to(["b0", "b3"]), label="Dropped")
+    p.run().wait_until_finish()
+    breakdown = json.loads(Path(layout.stats("decide_ai")).read_text())["breakdown"]
+
+    def counts(row: dict) -> tuple:
+        return row["key"], row["docs"], row["dropped"], row["downweighted"], row["tagged"], row["kept"], row["words"]
+
+    assert [counts(r) for r in breakdown["by_length"]] == [
+        ("<100", 3, 1, 0, 0, 2, 120),
+        ("100-300", 1, 0, 1, 0, 0, 150),
+        ("300-1000", 1, 1, 0, 0, 0, 400),
+        ("1000-3000", 1, 0, 0, 0, 1, 1500),
+        (">=3000", 1, 0, 1, 0, 0, 5000),
+    ]
+    # two largest domains one by one; c.net and the url-less document folded into "(other)"
+    assert [counts(r) for r in breakdown["by_domain"]] == [
+        ("a.com", 3, 1, 1, 0, 1, 250),
+        ("b.org", 2, 1, 0, 0, 1, 1900),
+        ("(other)", 2, 0, 1, 0, 1, 5020),
+    ]
+    assert breakdown["by_domain"][-1]["domains"] == 2 and breakdown["other_domains"] == 2
+    totals = breakdown["totals"]
+    assert totals["docs"] == len(docs) == sum(r["docs"] for r in breakdown["by_length"])
+    assert sum(r["docs"] for r in breakdown["by_domain"]) == len(docs)
+    assert totals["chars"] == sum(len(d.text) for d in docs)
+    a_com = breakdown["by_domain"][0]
+    assert a_com["share_of_input_docs"] == 3 / 7 and a_com["share_removed_docs"] == 1 / 3
+    longest = breakdown["by_length"][-1]
+    assert longest["share_of_kept_words"] == 5000 / (7170 - 450)  # dropped words are not in the kept corpus
+    assert longest["share_of_input_words"] == 5000 / 7170
+
+
+def test_breakdown_totals_equal_the_stage_input_on_an_empty_and_a_tagging_run(tmp_path: Path) -> None:
+    for name, docs in (("empty", []), ("tag", _docs())):
+        for doc in docs:
+            doc.ai_score = 0.9 if "robot" in doc.text else 0.1
+        layout = OutputLayout(str(tmp_path / name))
+        p = beam.Pipeline(options=beam_options())
+        _ = (
+            p
+            | beam.Create(docs, reshuffle=False).with_output_types(Document)
+            | DecideAIContent(DecideAIConfig(enabled=True, threshold=0.5), layout)
+        )
+        p.run().wait_until_finish()
+        stats = json.loads(Path(layout.stats("decide_ai")).read_text())
+        assert stats["confident_threshold"] is None and "every AI call is confident" in stats["confident_note"]
+        totals = stats["breakdown"]["totals"]
+        assert totals["docs"] == len(docs) and totals["tagged"] == (4 if docs else 0), (name, totals)
+        assert totals["kept"] == (6 if docs else 0) and totals["share_of_input_docs"] == (1.0 if docs else None)
+
+
+@pytest.mark.parametrize(
+    ("words", "bucket"),
+    [(0, "<100"), (99, "<100"), (100, "100-300"), (299, "100-300"), (300, "300-1000"), (2999, "1000-3000"),
+     (3000, ">=3000"), (10**6, ">=3000")],
+)  # fmt: skip
+def test_length_bucket_edges_are_lower_inclusive(words: int, bucket: str) -> None:
+    assert length_bucket(words) == bucket
+
+
+def test_breakdown_domain_prefers_document_domain_then_url_host() -> None:
+    assert breakdown_domain("given.org", "https://other.com/") == "given.org"
+    assert breakdown_domain(None, "https://WWW.Example.COM:8080/a") == "example.com"
+    assert breakdown_domain(None, None) == NO_DOMAIN and breakdown_domain(None, "not a url") == NO_DOMAIN
+
+
+def test_top_domains_is_exact_when_parts_are_merged_in_any_order() -> None:
+    sizes = {"a": 5, "b": 4, "c": 4, "d": 1, "e": 3}
+    entries = []
+    for name, n in sizes.items():
+        tally = new_tally()
+        for _ in range(n):
+            add_outcome(tally, "kept", 10, 50)
+        entries.append((name, tally))
+    whole = top_domains(entries, 2)
+    # fold two parts separately, then merge the folded parts (what the CombineFn does)
+    first, second = top_domains(entries[:3], 2), top_domains(entries[3:], 2)
+    merged = top_domains(first[0] + second[0], 2, merge_tallies([first[1], second[1]]), first[2] + second[2])
+    assert [k for k, _ in whole[0]] == [k for k, _ in merged[0]] == ["a", "b"]  # ties broken by name
+    assert whole[1] == merged[1] and whole[1]["kept"] == [8, 80, 400] and whole[2] == merged[2] == 3
+
+
+def test_add_outcome_refuses_an_unknown_outcome() -> None:
+    with pytest.raises(ValueError, match="unknown decide_ai outcome"):
+        add_outcome(new_tally(), "removed", 1, 1)

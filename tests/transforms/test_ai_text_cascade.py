@@ -46,16 +46,46 @@ def test_in_run_calibration_uses_human_provenance_scores_and_records_them(tmp_pa
     )
     p = beam.Pipeline(options=beam_options())
     out = p | beam.Create(human + later) | DecideAIContent(config, layout)
-    tagged = (
-        out.docs
-        | beam.Filter(lambda d: d.lineage["decide_ai"].startswith("synthetic"))
-        | beam.combiners.Count.Globally()
+    verdicts = out.docs | beam.Map(lambda d: (d.id[0], d.lineage["decide_ai"].split(" ", 1)[0]))
+    # the later ones are thresholded (and tagged); the 400 calibration documents pass undecided,
+    # even the top 1 % of them that the in-run threshold would have tagged
+    assert_that(
+        verdicts | beam.combiners.Count.PerElement(),
+        equal_to([(("x", "synthetic"), 50), (("d", "calibration_human"), 400)]),
     )
-    assert_that(tagged, equal_to([50 + 4]))  # the later ones + the top 1 % of the human-provenance ones
     p.run().wait_until_finish()
     stats = json.loads(Path(layout.stats("decide_ai")).read_text())
     assert stats["source"] == "in_run" and stats["calibration_docs"] == 400
     assert 0.395 < stats["threshold"] <= 0.397 and stats["thresholds_before"]["threshold"] == 0.5
+    assert "calibration_cutoff" not in stats
+    assert stats["breakdown"]["totals"]["calibration_human"] == 400 and stats["breakdown"]["totals"]["tagged"] == 50
+
+
+def test_in_run_calibration_exempts_only_the_documents_whose_scores_were_used(tmp_path: Path) -> None:
+    # 300 human-provenance documents, but at most 200 scores are used (smallest id hashes): the
+    # other 100 are thresholded like any document (and some of them are tagged).
+    human = _scored([0.2 + i / 1000 for i in range(300)], crawl_date="2019-03-01")
+    config = DecideAIConfig(
+        enabled=True,
+        action="tag",
+        threshold=0.99,
+        calibrate_crawl_before="2022-11-30",
+        calibrate_min_docs=100,
+        calibrate_max_docs=200,
+    )
+    p = beam.Pipeline(options=beam_options())
+    out = p | beam.Create(human) | DecideAIContent(config, OutputLayout(str(tmp_path)))
+    verdicts = (
+        out.docs | beam.Map(lambda d: d.lineage["decide_ai"].split(" ", 1)[0]) | beam.combiners.Count.PerElement()
+    )
+
+    def check(found: list[tuple[str, int]]) -> None:
+        counts = dict(found)
+        assert counts["calibration_human"] == 200 and sum(counts.values()) == 300, counts
+        assert counts.get("synthetic", 0) > 0, counts
+
+    assert_that(verdicts, check)
+    p.run().wait_until_finish()
 
 
 def test_in_run_calibration_with_too_few_human_documents_keeps_the_model_threshold(tmp_path: Path) -> None:
