@@ -9,6 +9,7 @@ PTransform takes Documents and returns
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -18,16 +19,18 @@ from apache_beam.pvalue import PCollection
 
 from tailguard.filters.document import Document
 from tailguard.filters.layout import OutputLayout
+from tailguard.transforms._stage_configs import (
+    DecideAIConfig,
+    DedupExactConfig,
+    DedupNearConfig,
+    ExtractConfig,
+    LangIdConfig,
+    MixConfig,
+    QualityConfig,
+    ScoreAIConfig,
+    TiersConfig,
+)
 from tailguard.transforms.accounting import StageOutputs
-from tailguard.transforms.ai_decide import DecideAIConfig, DecideAIContent
-from tailguard.transforms.ai_score import ScoreAIConfig, ScoreAIContent
-from tailguard.transforms.dedup_exact import DedupExact, DedupExactConfig
-from tailguard.transforms.dedup_near import DedupNearConfig, DedupNearDuplicates
-from tailguard.transforms.extract import ExtractConfig, ExtractText
-from tailguard.transforms.langid import IdentifyLanguage, LangIdConfig
-from tailguard.transforms.mix import MixByTokens, MixConfig
-from tailguard.transforms.quality import ApplyQualityRules, QualityConfig
-from tailguard.transforms.tiers import AssignTier, TiersConfig
 
 __all__ = ["STAGES", "RunContext", "StageSpec", "StageTransform"]
 
@@ -89,19 +92,35 @@ def _spec(
     return StageSpec(name, label, config_cls, build, per_document)
 
 
-# Pipeline order.  Each stage sees Documents in and returns StageOutputs.
+def _transform(module: str, name: str) -> Any:
+    """The PTransform class ``name`` of ``tailguard.transforms.<module>``, imported now (when built)."""
+    return getattr(importlib.import_module(f"tailguard.transforms.{module}"), name)
+
+
+# Pipeline order.  Each stage sees Documents in and returns StageOutputs.  A stage's module is
+# imported only when the stage is built (its config class lives in transforms/_stage_configs.py),
+# so a run never loads the DoFns, models and libraries of a stage that is off.
 # fmt: off
 STAGES: tuple[StageSpec[Any], ...] = (
-    _spec("extract", "ExtractText", ExtractConfig, lambda cfg, ctx: ExtractText(cfg), per_document=True),
-    _spec("langid", "IdentifyLanguage", LangIdConfig, lambda cfg, ctx: IdentifyLanguage(cfg), per_document=True),
-    _spec("quality", "ApplyQualityRules", QualityConfig, lambda cfg, ctx: ApplyQualityRules(cfg), per_document=True),
-    _spec("dedup_exact", "DedupExact", DedupExactConfig, lambda cfg, ctx: DedupExact(cfg, ctx.layout)),
-    _spec("dedup_near", "DedupNearDuplicates", DedupNearConfig, lambda cfg, ctx: DedupNearDuplicates(cfg, ctx.layout)),
-    _spec("detect_ai", "ScoreAIContent", ScoreAIConfig, lambda cfg, ctx: ScoreAIContent(cfg), per_document=True),
+    _spec("extract", "ExtractText", ExtractConfig,
+          lambda cfg, ctx: _transform("extract", "ExtractText")(cfg), per_document=True),
+    _spec("langid", "IdentifyLanguage", LangIdConfig,
+          lambda cfg, ctx: _transform("langid", "IdentifyLanguage")(cfg), per_document=True),
+    _spec("quality", "ApplyQualityRules", QualityConfig,
+          lambda cfg, ctx: _transform("quality", "ApplyQualityRules")(cfg), per_document=True),
+    _spec("dedup_exact", "DedupExact", DedupExactConfig,
+          lambda cfg, ctx: _transform("dedup_exact", "DedupExact")(cfg, ctx.layout)),
+    _spec("dedup_near", "DedupNearDuplicates", DedupNearConfig,
+          lambda cfg, ctx: _transform("dedup_near", "DedupNearDuplicates")(cfg, ctx.layout)),
+    _spec("detect_ai", "ScoreAIContent", ScoreAIConfig,
+          lambda cfg, ctx: _transform("ai_score", "ScoreAIContent")(cfg), per_document=True),
     # Not per-document: its thresholds may come from the run's own human documents (in-run calibration, a
     # corpus-wide side input) and its stats are corpus-wide, so a resumable run decides in the curate phase.
-    _spec("decide_ai", "DecideAIContent", DecideAIConfig, lambda cfg, ctx: DecideAIContent(cfg, ctx.layout)),
-    _spec("tiers", "AssignTier", TiersConfig, lambda cfg, ctx: AssignTier(cfg, ctx.layout)),
-    _spec("mix", "MixByTokens", MixConfig, lambda cfg, ctx: MixByTokens(cfg, ctx.layout, ctx.seed, ctx.num_shards)),
+    _spec("decide_ai", "DecideAIContent", DecideAIConfig,
+          lambda cfg, ctx: _transform("ai_decide", "DecideAIContent")(cfg, ctx.layout)),
+    _spec("tiers", "AssignTier", TiersConfig,
+          lambda cfg, ctx: _transform("tiers", "AssignTier")(cfg, ctx.layout)),
+    _spec("mix", "MixByTokens", MixConfig,
+          lambda cfg, ctx: _transform("mix", "MixByTokens")(cfg, ctx.layout, ctx.seed, ctx.num_shards)),
 )
 # fmt: on

@@ -38,8 +38,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
@@ -59,15 +58,11 @@ from tailguard.filters.detect.ai_decision import (
     word_count,
 )
 from tailguard.filters.detect.ensemble import calibrate_threshold
-from tailguard.filters.detect.model_dir import (
-    MODEL_FILE,
-    localize_model_dir,
-    read_model_info,
-)
 from tailguard.filters.document import Document, evolve
 from tailguard.filters.hashing import stable_hash64
 from tailguard.filters.layout import OutputLayout
-from tailguard.transforms._files import WriteJsonFile, file_exists, open_file
+from tailguard.transforms._files import WriteJsonFile
+from tailguard.transforms._stage_configs import DecideAIConfig
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
@@ -84,96 +79,6 @@ BREAKDOWN = "ai_breakdown"
 #: The calibration side input's key of the largest ``(id hash, id, score)`` used as evidence (not in the stats).
 _CUTOFF = "calibration_cutoff"
 _NO_CONFIDENT = "no confident threshold (none explicit, none in the model at confident_fpr): every AI call is confident"
-
-
-@dataclass(frozen=True)
-class DecideAIConfig:
-    """Options of :class:`DecideAIContent` (config section ``decide_ai``).
-
-    Attributes:
-        enabled: Run the stage.
-        action: ``drop`` (reason ``ai_generated``; only confident calls, see ``uncertain_action``),
-            ``tag`` (``lineage["decide_ai"] = "synthetic ..."``) or ``downweight``
-            (``sample_weight`` × ``downweight_factor``).
-        threshold: Explicit ai_score threshold; when unset the model's threshold calibrated at
-            ``target_fpr`` on held-out human text is read from ``model_dir``.
-        model_dir: Model directory whose ``model.json`` holds the calibrated thresholds.
-        target_fpr: Which calibrated threshold to use (the model has 0.001, 0.01 and 0.05 by default).
-        downweight_factor: Multiplier of ``sample_weight`` for the ``downweight`` action.
-        watermark_z_threshold: ``detector_scores["watermark_z"]`` at or above this also counts as AI
-            (Kirchenbauer et al. 2023, Sec. 4: z = 4).
-        unscored: What to do with documents without an ai_score: ``keep`` or ``drop`` (reason ``unscored``).
-        confident_fpr: With ``action: drop``: the model threshold at this FPR marks the confident end
-            (dropped); a model without it makes every call confident (``confident_note`` in the manifest).
-        confident_threshold: Explicit confident ai_score threshold (overrides ``confident_fpr``).
-        uncertain_action: What ``action: drop`` does with the uncertain band: ``downweight``, ``tag``
-            or ``drop`` (drop every AI call, the behaviour before issue 16).
-        calibrate_crawl_before: In-run calibration: documents captured before this ISO date are human.
-        calibrate_sources: In-run calibration: ``fnmatch`` patterns of verified-human input files.
-        calibrate_metadata: In-run calibration: ``key=value`` of a verified-human metadata label.
-        calibrate_min_docs: Fewer human-provenance documents than this: keep the model's thresholds.
-        calibrate_max_docs: Human-provenance scores used at most (smallest id hashes).
-        breakdown_top_domains: Domains listed one by one in the decision breakdown (the most
-            documents first); the rest are summed as ``(other)``.
-    """
-
-    enabled: bool = False
-    action: Literal["drop", "tag", "downweight"] = "tag"
-    threshold: float | None = None
-    model_dir: str = ""
-    target_fpr: float = 0.01
-    downweight_factor: float = 0.1
-    watermark_z_threshold: float = 4.0
-    unscored: Literal["keep", "drop"] = "keep"
-    confident_fpr: float = 0.001
-    confident_threshold: float | None = None
-    uncertain_action: Literal["downweight", "tag", "drop"] = "downweight"
-    calibrate_crawl_before: str = ""
-    calibrate_sources: tuple[str, ...] = ()
-    calibrate_metadata: str = ""
-    calibrate_min_docs: int = 200
-    calibrate_max_docs: int = 200000
-    breakdown_top_domains: int = 20
-
-    def __post_init__(self) -> None:
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ValueError("threshold must be in [0, 1]")
-        if self.confident_threshold is not None and not 0.0 <= self.confident_threshold <= 1.0:
-            raise ValueError("confident_threshold must be in [0, 1]")
-        if not 0.0 <= self.downweight_factor <= 1.0:
-            raise ValueError("downweight_factor must be in [0, 1]")
-        if not 0.0 < self.confident_fpr <= self.target_fpr:
-            raise ValueError("confident_fpr must be in (0, target_fpr]")
-        if self.calibrate_metadata and "=" not in self.calibrate_metadata:
-            raise ValueError("calibrate_metadata must be key=value")
-        if self.calibrate_min_docs < 1 or self.calibrate_max_docs < self.calibrate_min_docs:
-            raise ValueError("calibrate_min_docs must be >= 1 and <= calibrate_max_docs")
-        if self.breakdown_top_domains < 1:
-            raise ValueError("breakdown_top_domains must be >= 1")
-        if self.enabled and self.threshold is None:
-            if not self.model_dir:
-                raise ValueError("decide_ai needs either threshold or model_dir (for the calibrated threshold)")
-            if not file_exists(self.model_dir, MODEL_FILE):
-                raise ValueError(f"model_dir {self.model_dir!r} holds no {MODEL_FILE}")
-
-    @property
-    def provenance(self) -> HumanProvenance:
-        """The in-run calibration rule."""
-        return HumanProvenance(self.calibrate_crawl_before, self.calibrate_sources, self.calibrate_metadata)
-
-    def resolve_threshold(self) -> float:
-        """Return the explicit threshold or the model's calibrated one at ``target_fpr``."""
-        return float(self.resolve_thresholds()["threshold"])
-
-    def resolve_thresholds(self) -> dict[str, Any]:
-        """Return ``{threshold, confident_threshold, source}`` before any in-run calibration."""
-        confident = self.confident_threshold
-        if self.threshold is not None:
-            return {"threshold": self.threshold, "confident_threshold": confident, "source": "explicit"}
-        info = read_model_info(localize_model_dir(self.model_dir, open_file))
-        if confident is None and f"{self.confident_fpr:g}" in info.thresholds:
-            confident = info.threshold(self.confident_fpr)
-        return {"threshold": info.threshold(self.target_fpr), "confident_threshold": confident, "source": "model"}
 
 
 class _HumanScoresFn(beam.CombineFn):

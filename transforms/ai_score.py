@@ -23,28 +23,26 @@ Elements in: :class:`Document`.  Out: :class:`StageOutputs`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 from apache_beam.pvalue import PCollection
 
 from tailguard.filters.detect.ensemble import (
-    SCORE_MODES,
     AIDetector,
     cascade_fraction,
     load_detector,
     selected_for_lm,
 )
 from tailguard.filters.detect.model_dir import (
-    MODEL_FILE,
     localize_model_dir,
     read_model_info,
 )
 from tailguard.filters.detect.watermark import WatermarkConfig, WatermarkDetector
 from tailguard.filters.document import Document, evolve
-from tailguard.transforms._files import file_exists, list_dir, open_file
+from tailguard.transforms._files import list_dir, open_file
+from tailguard.transforms._stage_configs import ScoreAIConfig
 from tailguard.transforms.accounting import (
     DEAD_LETTER,
     DeadLetter,
@@ -59,65 +57,6 @@ __all__ = ["SCORE_STAGE", "ScoreAIConfig", "ScoreAIContent"]
 
 SCORE_STAGE = "detect_ai"
 STAGE = SCORE_STAGE
-
-
-@dataclass(frozen=True)
-class ScoreAIConfig:
-    """Options of :class:`ScoreAIContent` (config section ``detect_ai``).
-
-    Attributes:
-        enabled: Run the stage.
-        model_dir: Model directory from ``tailguard detector train`` (local or ``gs://``); required.
-        min_batch_size: Smallest batch handed to the detectors.
-        max_batch_size: Largest batch (the n-gram model scores a whole batch in one numpy pass).
-        watermark_key: When set, also run the keyed green-list z-test (``detector_scores["watermark_z"]``).
-        watermark_gamma: Green-list fraction of that watermark scheme.
-        lm_tier: With an LM-tier model: ``cascade`` (cheap tier on every document, LM tier on the
-            uncertain band within ``lm_budget``), ``all`` (LM on every document: GPU workers, small
-            corpora) or ``cheap`` (never run the LM).  Ignored for models without an LM tier.
-        lm_budget: Largest share of documents the cascade sends to the LM tier (``None``: the model's
-            ``cascade_budget``, 5 % by default).
-        lm_min_batch_size: Smallest RunInference batch of the LM tier.
-        lm_max_batch_size: Largest RunInference batch of the LM tier (one forward pass per document
-            on CPU; larger batches only amortise per-call overhead).
-        lm_share_model: Share one model across the worker's processes (``share_model_across_processes``):
-            helps on a GPU (one copy in device memory); on CPU every process is better off with its own
-            98 MB copy (the shared copy serialises all inference through one process).
-    """
-
-    enabled: bool = False
-    model_dir: str = ""
-    min_batch_size: int = 32
-    max_batch_size: int = 512
-    watermark_key: str = ""
-    watermark_gamma: float = 0.25
-    lm_tier: Literal["cascade", "all", "cheap"] = "cascade"
-    lm_budget: float | None = None
-    lm_min_batch_size: int = 4
-    lm_max_batch_size: int = 32
-    lm_share_model: bool = False
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min_batch_size <= self.max_batch_size:
-            raise ValueError("min_batch_size must be >= 1 and <= max_batch_size")
-        if self.lm_tier not in SCORE_MODES:
-            raise ValueError(f"lm_tier must be one of {list(SCORE_MODES)}")
-        if self.lm_budget is not None and not 0 < self.lm_budget <= 1:
-            raise ValueError("lm_budget must be in (0, 1]")
-        if not 1 <= self.lm_min_batch_size <= self.lm_max_batch_size:
-            raise ValueError("lm_min_batch_size must be >= 1 and <= lm_max_batch_size")
-        if self.watermark_key:
-            WatermarkConfig(self.watermark_key, self.watermark_gamma)
-        if not self.enabled:
-            return
-        if not self.model_dir:
-            raise ValueError(
-                "model_dir is required when detect_ai is enabled (train one with `tailguard detector train`)"
-            )
-        if not file_exists(self.model_dir, MODEL_FILE):
-            raise ValueError(f"model_dir {self.model_dir!r} holds no {MODEL_FILE}: not a trained detector model")
-        if "://" not in self.model_dir:
-            read_model_info(self.model_dir)  # format check at launch, not on the workers
 
 
 def _load(config: ScoreAIConfig) -> AIDetector:

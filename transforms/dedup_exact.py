@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.pvalue import PCollection, TaggedOutput
 
 from tailguard.filters.dedup import (
-    SURVIVOR_CRITERIA,
-    TextNormalization,
-    check_survivor_order,
     document_label,
     label_id,
     line_key,
@@ -42,73 +38,15 @@ from tailguard.filters.layout import OutputLayout
 from tailguard.transforms import _coders  # noqa: F401  (registers the Document coder on workers too)
 from tailguard.transforms._dedup_index import WriteDedupIndex, read_dedup_indexes, read_index_meta
 from tailguard.transforms._files import WriteJsonFile
+from tailguard.transforms._stage_configs import EXACT_STAGE, DedupExactConfig
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter, reject
 
 __all__ = ["DedupExact", "DedupExactConfig"]
 
-STAGE = "dedup_exact"
-EXACT_STAGE = STAGE
+STAGE = EXACT_STAGE
 _VERDICT = "verdict"
 _INDEX = "index"
 PREVIOUS_RUN = DUPLICATE_OF_PREVIOUS_RUN
-
-
-@dataclass(frozen=True)
-class DedupExactConfig:
-    """Config of the ``dedup_exact`` stage.
-
-    Attributes:
-        enabled: Run the stage.
-        normalization: Text normalisation before hashing (see ``normalize_text``).
-        by_text: Drop documents whose normalised text hash was seen (``exact_duplicate``).
-        by_url: Keep one document per normalised URL (``duplicate_url``).
-        url_keep: Which capture of a URL survives: ``latest`` (default) or ``earliest``.
-        by_payload_digest: Drop documents sharing a WARC payload digest (``exact_duplicate``).
-        drop_revisits: Drop WARC ``revisit`` records (their payload is a duplicate by definition).
-        line_dedup: ``off``; ``drop_all`` removes every line that occurs more than
-            once in the corpus (CS336 assignment 4); ``keep_first`` keeps the copy in
-            the preferred document (C4-style, Raffel et al. 2020 §2.2, on lines).
-        line_normalization: Normalisation of lines before hashing.
-        tier_preference: Provenance tiers, most preferred first (survivor order).
-        quality_key: Key of ``doc.quality`` whose higher value is preferred.
-        survivor_order: Survivor criteria in priority order (``id`` always breaks ties).
-        index_out: Directory (any Beam filesystem) to write this run's keys to: every
-            URL / digest / text key a check saw and the document kept for it
-            (``filters/dedup/index.py``); empty = none.
-        index_in: Index directories of earlier runs: a document whose key one of
-            them holds is dropped as ``duplicate_of_previous_run`` at the check
-            of that key (the earlier document is kept).
-        index_shards: Entry files of ``index_out``.
-    """
-
-    enabled: bool = True
-    normalization: TextNormalization = "lower"
-    by_text: bool = True
-    by_url: bool = True
-    url_keep: Literal["latest", "earliest"] = "latest"
-    by_payload_digest: bool = True
-    drop_revisits: bool = True
-    line_dedup: Literal["off", "drop_all", "keep_first"] = "off"
-    line_normalization: TextNormalization = "whitespace"
-    tier_preference: tuple[str, ...] = ()
-    quality_key: str = "score"
-    survivor_order: tuple[str, ...] = SURVIVOR_CRITERIA
-    index_out: str = ""
-    index_in: tuple[str, ...] = ()
-    index_shards: int = 8
-
-    def __post_init__(self) -> None:
-        if self.index_shards < 1:
-            raise ValueError("dedup_exact.index_shards must be >= 1")
-        if any(not path for path in self.index_in):
-            raise ValueError("dedup_exact.index_in: every entry must be a directory path")
-        if self.index_out and self.index_out in self.index_in:
-            raise ValueError("dedup_exact.index_out must not be one of dedup_exact.index_in")
-        check_survivor_order(self.survivor_order, EXACT_STAGE)
-
-    def index_params(self) -> dict[str, Any]:
-        """The parameters an index must share with a run that reads it (they change the keys)."""
-        return {"normalization": self.normalization}
 
 
 class _ExactKeysFn(beam.DoFn):

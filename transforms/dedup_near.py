@@ -14,29 +14,23 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.pvalue import AsSingleton, PCollection, TaggedOutput
 
 from tailguard.filters.dedup import (
-    SURVIVOR_CRITERIA,
     BatchSigner,
     LshParams,
     MinHasher,
-    ShingleType,
     band_hashes,
     bucket_edges,
     candidate_buckets,
     cap_bucket,
-    check_survivor_order,
     document_label,
     label_id,
-    optimal_params,
     shingles,
-    verify_cutoff,
 )
 from tailguard.filters.dedup.index import (
     DUPLICATE_OF_PREVIOUS_RUN,
@@ -55,149 +49,16 @@ from tailguard.transforms import _coders  # noqa: F401  (registers the Document 
 from tailguard.transforms._components import STATS, ConnectedComponents
 from tailguard.transforms._dedup_index import WriteDedupIndex, read_dedup_indexes, read_index_meta
 from tailguard.transforms._files import WriteJsonFile
+from tailguard.transforms._stage_configs import NEAR_STAGE, DedupNearConfig
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter, reject
 
 __all__ = ["DedupNearConfig", "DedupNearDuplicates"]
 
-STAGE = "dedup_near"
-NEAR_STAGE = STAGE
+STAGE = NEAR_STAGE
 _STATS = STATS
 _SIGS = "signatures"
 _EDGES = "edges"
 PREVIOUS_RUN = DUPLICATE_OF_PREVIOUS_RUN
-
-
-@dataclass(frozen=True)
-class DedupNearConfig:
-    """Config of the ``dedup_near`` stage (MinHash LSH).
-
-    Attributes:
-        enabled: Run the stage.
-        num_perm: MinHash permutations (signature length).
-        threshold: Jaccard similarity at which two documents are near-duplicates;
-            LSH bands/rows are derived from it.
-        ngram: Shingle size (words or characters).
-        shingle: ``word`` (default) or ``char`` shingles.
-        lowercase: Case-fold before shingling.
-        seed: MinHash hash seed (default 1).
-        signer: ``oph`` (default): vectorised shingling + one-permutation MinHash
-            with optimal densification (``filters/dedup/signing.py``, ~10x faster);
-            ``datasketch``: signatures bit-identical to ``datasketch.MinHash(num_perm, seed)``.
-        bands: LSH bands; 0 = derived from ``threshold`` (with ``rows``).
-        rows: Rows per band; 0 = derived.
-        false_positive_weight: Weight of false positives in the bands/rows choice.
-        false_negative_weight: Weight of false negatives.  Recall-weighted by
-            default because verification removes false candidates, while a
-            missed candidate is lost (datasketch's default is 0.5/0.5).
-        verify_jaccard: Verify candidate pairs by estimated Jaccard inside each bucket.
-        verify_z: Accept estimates down to ``verify_z`` standard errors below
-            ``threshold`` (keeps a pair at exactly the threshold with prob. ~Phi(z)).
-        hot_bucket_cap: At most this many members of one bucket are used (chosen by
-            a hash of id and band); larger buckets are counted as hot.
-        max_rounds: Large-star/small-star rounds unrolled into the graph.
-        on_unconverged: ``keep_separate`` keeps nodes whose component has not
-            converged as their own clusters (never merged wrongly, never dropped);
-            ``fail`` fails the run.
-        batch_size: Documents signed per numpy batch.
-        band_shard_size: Band entries (document x band) per shard of the bucket
-            pass.  Band keys are hashed into ``ceil(docs * bands / band_shard_size)``
-            shards, each signing batch sends one record per shard it touches, and
-            one shard's buckets are formed in memory — so memory per shard stays
-            near this size whatever the corpus size, and the shuffle carries a few
-            records per batch instead of one per (document, band).  Results do not
-            depend on it.
-        tier_preference: Provenance tiers, most preferred first (survivor order).
-        quality_key: Key of ``doc.quality`` whose higher value is preferred.
-        survivor_order: Survivor criteria in priority order (``id`` always breaks ties).
-        index_out: Directory (any Beam filesystem) to write this run's index to:
-            every signed document, its cluster survivor and its signature
-            (``filters/dedup/index.py``); empty = none.
-        index_in: Index directories of earlier runs: documents that are near
-            duplicates of an indexed document are dropped as
-            ``duplicate_of_previous_run`` (the earlier document is kept).
-        index_shards: Entry files of ``index_out``.
-    """
-
-    enabled: bool = True
-    num_perm: int = 128
-    threshold: float = 0.7
-    ngram: int = 5
-    shingle: ShingleType = "word"
-    lowercase: bool = True
-    seed: int = 1
-    signer: Literal["oph", "datasketch"] = "oph"
-    bands: int = 0
-    rows: int = 0
-    false_positive_weight: float = 0.1
-    false_negative_weight: float = 0.9
-    verify_jaccard: bool = True
-    verify_z: float = 2.0
-    hot_bucket_cap: int = 1000
-    max_rounds: int = 10
-    on_unconverged: Literal["keep_separate", "fail"] = "keep_separate"
-    batch_size: int = 256
-    band_shard_size: int = 50_000
-    tier_preference: tuple[str, ...] = ()
-    quality_key: str = "score"
-    survivor_order: tuple[str, ...] = SURVIVOR_CRITERIA
-    index_out: str = ""
-    index_in: tuple[str, ...] = ()
-    index_shards: int = 8
-
-    def __post_init__(self) -> None:
-        if self.num_perm < 2:
-            raise ValueError("dedup_near.num_perm must be >= 2")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError("dedup_near.threshold must be in (0, 1)")
-        if self.ngram < 1:
-            raise ValueError("dedup_near.ngram must be >= 1")
-        if (self.bands == 0) != (self.rows == 0):
-            raise ValueError("dedup_near.bands and rows must be given together (or both 0 = derived)")
-        if self.bands < 0 or self.rows < 0 or self.bands * self.rows > self.num_perm:
-            raise ValueError("dedup_near: bands * rows must be <= num_perm (and both >= 0)")
-        if self.false_positive_weight < 0 or self.false_negative_weight < 0:
-            raise ValueError("dedup_near: LSH weights must be >= 0")
-        if self.verify_z < 0:
-            raise ValueError("dedup_near.verify_z must be >= 0")
-        if self.hot_bucket_cap < 2:
-            raise ValueError("dedup_near.hot_bucket_cap must be >= 2")
-        if self.max_rounds < 1:
-            raise ValueError("dedup_near.max_rounds must be >= 1")
-        if self.batch_size < 1:
-            raise ValueError("dedup_near.batch_size must be >= 1")
-        if self.band_shard_size < 1:
-            raise ValueError("dedup_near.band_shard_size must be >= 1")
-        if self.index_shards < 1:
-            raise ValueError("dedup_near.index_shards must be >= 1")
-        if any(not path for path in self.index_in):
-            raise ValueError("dedup_near.index_in: every entry must be a directory path")
-        if self.index_out and self.index_out in self.index_in:
-            raise ValueError("dedup_near.index_out must not be one of dedup_near.index_in")
-        check_survivor_order(self.survivor_order, NEAR_STAGE)
-
-    def index_params(self) -> dict[str, Any]:
-        """The parameters an index must share with a run that reads it (they change signatures or bands)."""
-        params = self.lsh_params()
-        return {
-            "signer": self.signer,
-            "num_perm": self.num_perm,
-            "seed": self.seed,
-            "ngram": self.ngram,
-            "shingle": self.shingle,
-            "lowercase": self.lowercase,
-            "bands": params.bands,
-            "rows": params.rows,
-        }
-
-    def lsh_params(self) -> LshParams:
-        """Return the configured or derived bands × rows."""
-        if self.bands:
-            return LshParams(self.bands, self.rows)
-        return optimal_params(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
-
-    def cutoff(self) -> float | None:
-        """Return the estimated-Jaccard cut-off of verification (``None`` when off)."""
-        return verify_cutoff(self.threshold, self.num_perm, self.verify_z) if self.verify_jaccard else None
 
 
 class _SignBatchFn(beam.DoFn):

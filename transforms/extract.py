@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -22,14 +21,13 @@ from apache_beam.pvalue import PCollection
 
 from tailguard.filters.document import Document, evolve
 from tailguard.filters.extract import (
-    EXTRACTORS,
-    ExtractorName,
     decode_html,
     judge_extraction,
     judge_normalized_text,
     make_extractor,
 )
 from tailguard.filters.normalize import TextNormalizer
+from tailguard.transforms._stage_configs import ExtractConfig
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
@@ -40,30 +38,6 @@ from tailguard.transforms.accounting import (
 __all__ = ["ExtractConfig", "ExtractText"]
 
 STAGE = "extract"
-
-
-@dataclass(frozen=True)
-class ExtractConfig:
-    """Options of :class:`ExtractText`.
-
-    Attributes:
-        enabled: Run the stage.
-        extractor: ``trafilatura`` (default: F1 0.96 on the ScrapingHub benchmark) or
-            ``resiliparse`` (F1 ~0.90, several times faster); see docs/ingest.md.
-        fix_mojibake: Repair mojibake with ftfy (NFC and invisible-character removal always run).
-        min_chars: Documents with fewer characters after normalisation are dropped (``too_short``).
-    """
-
-    enabled: bool = True
-    extractor: ExtractorName = "trafilatura"
-    fix_mojibake: bool = True
-    min_chars: int = 1
-
-    def __post_init__(self) -> None:
-        if self.extractor not in EXTRACTORS:
-            raise ValueError(f"extract.extractor must be one of {', '.join(EXTRACTORS)}, got {self.extractor!r}")
-        if self.min_chars < 0:
-            raise ValueError("extract.min_chars must be >= 0")
 
 
 class _ExtractTextFn(beam.DoFn):

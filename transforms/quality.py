@@ -13,7 +13,6 @@ Elements in and out: :class:`~tailguard.filters.document.Document`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import apache_beam as beam
@@ -22,21 +21,19 @@ from apache_beam.pvalue import PCollection
 from tailguard.filters.document import Document, evolve
 from tailguard.filters.quality.base import RuleVerdict
 from tailguard.filters.quality.c4 import (
-    C4Config,
     c4_clean_lines,
     c4_page_filter,
     parse_bad_words,
 )
-from tailguard.filters.quality.fineweb import FineWebConfig, fineweb_quality
+from tailguard.filters.quality.fineweb import fineweb_quality
 from tailguard.filters.quality.gopher import (
-    GopherQualityConfig,
-    GopherRepetitionConfig,
     gopher_quality,
     gopher_repetition,
 )
 from tailguard.filters.urls import UrlBlocklist, normalize_url
 from tailguard.filters.verdict import drop, keep
 from tailguard.transforms._files import read_text
+from tailguard.transforms._stage_configs import QualityConfig
 from tailguard.transforms.accounting import (
     StageOutputs,
     apply_stage_fn,
@@ -47,44 +44,6 @@ from tailguard.transforms.accounting import (
 __all__ = ["ApplyQualityRules", "QualityConfig"]
 
 STAGE = "quality"
-
-
-@dataclass(frozen=True)
-class QualityConfig:
-    """Options of :class:`ApplyQualityRules`.
-
-    Attributes:
-        enabled: Run the stage.
-        languages: Apply the text rules only to these ``lang`` codes; empty = all.
-        normalize_urls: Rewrite ``doc.url`` to its normalised form (lower-case host,
-            no fragment / tracking parameters, sorted query).
-        url_blocklist_file: File of blocked domains / patterns (see filters/urls.py); empty = none.
-        gopher_repetition: Gopher repetition thresholds (Rae et al. 2021, Table A1).
-        gopher_quality: Gopher quality thresholds (Rae et al. 2021, App. A.1.1).
-        c4: C4 options (Raffel et al. 2020, §2.2).
-        fineweb: FineWeb thresholds (Penedo et al. 2024).
-    """
-
-    enabled: bool = True
-    languages: tuple[str, ...] = ()
-    normalize_urls: bool = True
-    url_blocklist_file: str = ""
-    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
-    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
-    c4: C4Config = field(default_factory=C4Config)
-    fineweb: FineWebConfig = field(default_factory=FineWebConfig)
-
-    def __post_init__(self) -> None:
-        for path, what in (
-            (self.url_blocklist_file, "url_blocklist_file"),
-            (self.c4.bad_words_file, "c4.bad_words_file"),
-        ):
-            if path and "://" not in path:  # remote files are read by the workers (Beam FileSystems)
-                try:
-                    with open(path, encoding="utf-8"):
-                        pass
-                except OSError as exc:
-                    raise ValueError(f"quality.{what}: cannot read {path}: {exc}") from exc
 
 
 class _ApplyQualityRulesFn(beam.DoFn):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import apache_beam as beam
@@ -20,73 +19,18 @@ from apache_beam.pvalue import PCollection
 from tailguard.filters.document import Document, evolve
 from tailguard.filters.layout import OutputLayout
 from tailguard.filters.tiers import (
-    CHATGPT_RELEASE_DATE,
-    DEFAULT_REVIEW_THRESHOLD,
-    DEFAULT_REVIEW_WEIGHT,
-    DEFAULT_SYNTHETIC_THRESHOLD,
     TIERS,
-    TierRule,
     assign_tier,
-    default_rules,
     format_lineage,
 )
-from tailguard.filters.tokens import TokenizerName, make_token_counter
+from tailguard.filters.tokens import make_token_counter
 from tailguard.transforms._files import WriteJsonFile
+from tailguard.transforms._stage_configs import TiersConfig
 from tailguard.transforms.accounting import StageOutputs, apply_stage_fn, make_counter
 
 __all__ = ["STAGE", "AssignTier", "TiersConfig"]
 
 STAGE = "tiers"
-
-
-@dataclass(frozen=True)
-class TiersConfig:
-    """Options of :class:`AssignTier`.
-
-    Attributes:
-        enabled: Run the stage.
-        source_labels: Label → globs on the input file (``verified_human``,
-            ``peer_reviewed``, ``licensed``, ``curated_synthetic``, ``authenticated``
-            are used by the default rules; any label may be used by custom rules).
-        publisher_domains: Allowlisted publisher domains (tier2 by default).
-        cutoff_date: Pre-AI cutoff for the default rules (ChatGPT release).
-        synthetic_threshold: ``ai_score >=`` this → ``synthetic_detected``.
-        review_threshold: ``ai_score`` in [review, synthetic) → tier3 at ``review_weight``.
-        review_weight: Weight of the review band.
-        rules: Ordered custom rules; empty = the seed's rules built from the values above.
-        tokenizer: ``cl100k`` (offline tiktoken) or ``estimate``.
-    """
-
-    enabled: bool = True
-    source_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    publisher_domains: tuple[str, ...] = ()
-    cutoff_date: str = CHATGPT_RELEASE_DATE
-    synthetic_threshold: float = DEFAULT_SYNTHETIC_THRESHOLD
-    review_threshold: float = DEFAULT_REVIEW_THRESHOLD
-    review_weight: float = DEFAULT_REVIEW_WEIGHT
-    rules: tuple[TierRule, ...] = ()
-    tokenizer: TokenizerName = "cl100k"
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.review_threshold <= self.synthetic_threshold <= 1.0:
-            raise ValueError("tiers: need 0 <= review_threshold <= synthetic_threshold <= 1")
-        if self.review_weight < 0:
-            raise ValueError("tiers.review_weight must be >= 0")
-        if self.tokenizer not in ("cl100k", "estimate"):
-            raise ValueError(f"tiers.tokenizer must be 'cl100k' or 'estimate', got {self.tokenizer!r}")
-        # Validates the date and thresholds through TierRule's own checks.
-        self.resolved_rules()
-
-    def resolved_rules(self) -> tuple[TierRule, ...]:
-        """Return the rules in force (the custom list, or the seed's defaults)."""
-        if self.rules:
-            return self.rules
-        return default_rules(
-            self.cutoff_date,
-            self.synthetic_threshold,
-            self.review_threshold,
-            self.review_weight,
-        )
 
 
 class _AssignTierFn(beam.DoFn):

@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "DETECTORS",
+    "SCORE_MODES",
     "Detector",
     "PreparedText",
     "Scorer",
@@ -30,6 +31,12 @@ __all__ = [
     "register_detector_class",
     "tokenize",
 ]
+
+#: Scoring modes of :class:`~tailguard.filters.detect.ensemble.AIDetector` (config
+#: ``detect_ai.lm_tier``): ``all`` = every detector on every document; ``cheap`` = the cheap tier
+#: only; ``cascade`` = the cheap tier on every document, the LM tier on those in the uncertain band
+#: (at most ``cascade_budget`` of them).  Here, not in ``ensemble``, so configs validate without it.
+SCORE_MODES = ("all", "cheap", "cascade")
 
 #: Longer documents are scored on their first ``MAX_SCORE_CHARS`` characters: bulk cost stays
 #: bounded (the 2,000 docs/s/core budget of issue 5) and the detectors were trained on texts whose

@@ -27,6 +27,7 @@ from tailguard.filters.detect import compression, fasttext_clf, lm, ngram_lm, st
 from tailguard.filters.detect.base import (
     DETECTORS,
     MAX_SCORE_CHARS,
+    SCORE_MODES,
     Detector,
     PreparedText,
     prepare,
@@ -224,11 +225,6 @@ def calibrate_threshold(human_scores: np.ndarray, fpr: float) -> float:
         return float(scores[-1])
     return float(np.nextafter(scores[allowed], np.inf))
 
-
-#: Scoring modes of :class:`AIDetector` (config ``detect_ai.lm_tier``): ``all`` = every detector on
-#: every document; ``cheap`` = the cheap tier only; ``cascade`` = the cheap tier on every document,
-#: the LM tier on those in the uncertain band (at most ``cascade_budget`` of them).
-SCORE_MODES = ("all", "cheap", "cascade")
 
 _EPS = 1e-9
 
