@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -375,6 +376,11 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
     layout = OutputLayout(cfg.output)
     # Before any pipeline is built: a refused or unwritable output is a config error (exit 2).
     _prepare_output(layout, overwrite, keep_ingest=cfg.resume.enabled)
+    runner_module = cfg.pipeline.runner.rpartition(".")[0]
+    if runner_module:
+        # A runner given by dotted path may declare its own options (pipelines/flink_runner.py): import
+        # it first, or Beam logs its flags as "unparseable" before it loads the runner itself.
+        importlib.import_module(runner_module)
     options = PipelineOptions([*cfg.pipeline.beam_args(), *beam_args])
     unfilled = sorted(k for k, v in options.get_all_options().items() if isinstance(v, str) and "FILL" in v)
     if unfilled:
