@@ -100,3 +100,46 @@ def test_demo_sample_on_real_flink_equals_in_process_runner(flink_cluster: None,
     sample = write_sample(tmp_path / "sample")
     flink, local = _configs([sample.crawl_glob], tmp_path)
     _assert_same_run(flink, local)
+
+
+def test_incremental_dedup_across_two_dumps_on_real_flink_equals_in_process_runner(
+    flink_cluster: None, tmp_path: Path
+) -> None:
+    """Issue 13: dump A writes its dedup indexes, dump B (the same crawl again) reads them."""
+    dump_a = write_sample(tmp_path / "dump-a")
+    dump_b = write_sample(tmp_path / "dump-b")
+
+    def index(out: Path, run: str) -> dict[str, dict[str, object]]:
+        return {
+            "dedup_exact": {"index_out": str(out / f"{run}-exact")},
+            "dedup_near": {"index_out": str(out / f"{run}-near")},
+        }
+
+    idx = tmp_path / "indexes"
+    flink_a, _ = _configs([dump_a.crawl_glob], tmp_path / "a", **index(idx, "flink"))
+    _, local_a = _configs([dump_a.crawl_glob], tmp_path / "a", **index(idx, "local"))
+    assert run_config(flink_a).balanced and run_config(local_a).balanced
+    for kind in ("exact", "near"):
+        # the same entries; index.json differs only in run_id (the run's output directory)
+        flink_files, local_files = (
+            {
+                p.name: p.read_bytes()
+                for p in sorted((idx / f"{run}-{kind}").rglob("*"))
+                if p.is_file() and p.name != "index.json"
+            }
+            for run in ("flink", "local")
+        )
+        assert flink_files and flink_files == local_files, kind
+        metas = [json.loads((idx / f"{run}-{kind}" / "index.json").read_text()) for run in ("flink", "local")]
+        assert [dict(m, run_id=None) for m in metas] == [dict(metas[1], run_id=None)] * 2
+
+    def reads(run: str) -> dict[str, dict[str, object]]:
+        return {
+            "dedup_exact": {"index_in": (str(idx / f"{run}-exact"),)},
+            "dedup_near": {"index_in": (str(idx / f"{run}-near"),)},
+        }
+
+    # both runners read the index the Flink run wrote: lineage names its run id
+    flink_b, local_b = _configs([dump_b.crawl_glob], tmp_path / "b", **reads("flink"))
+    _assert_same_run(flink_b, local_b)
+    assert "duplicate_of_previous_run" in json.dumps(_ledger(flink_b.output))
