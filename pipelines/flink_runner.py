@@ -131,8 +131,8 @@ class FlinkJobServerOptions(PipelineOptions):
             choices=["PIPELINED", "PIPELINED_FORCED", "BATCH", "BATCH_FORCED"],
             help="Flink's data exchange mode for batch jobs (Java executionModeForBatch; the job "
             "server's default is PIPELINED). BATCH_FORCED makes every exchange blocking (spilled to "
-            "disk): with PIPELINED a 1M-document curation job on 2 task slots hung with both slots "
-            "held by a producer whose consumers could not be scheduled (FLINK-10672)",
+            "disk), Beam's remedy for FLINK-10672; it did not fix the 1M-document curation hang of "
+            "deploy/SCALING.md and made the demo Flink test ~1.5x slower",
         )
 
 
