@@ -125,6 +125,10 @@ def run_once(
     if max_rounds:
         stages["dedup_near"] = dataclasses.replace(stages["dedup_near"], max_rounds=max_rounds)
     cfg = cfg.replace(inputs=(input_path,), output=output, stages=stages)
+    parallelism = int(os.environ.get("TAILGUARD_SCALE_PARALLELISM", "0"))
+    if parallelism:
+        options = {**cfg.pipeline.options, "parallelism": parallelism}
+        cfg = cfg.replace(pipeline=dataclasses.replace(cfg.pipeline, options=options))
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     result = run_config(cfg)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -340,6 +344,15 @@ def main() -> None:
         help="override dedup_near.max_rounds (0 = the config's 10); the Flink 1.19 DataSet optimizer "
         "does not finish planning 10 rounds (deploy/flink/README.md), 3 plan in about a minute",
     )
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        default=0,
+        help="override pipeline.options.parallelism (0 = the config's); on Flink, start the cluster with "
+        "TAILGUARD_FLINK_SLOTS=parallelism/2. Beam 2.62's Flink batch runner holds a bundle's whole output "
+        "(one bundle = one partition) until the bundle ends and hangs past ~1 GB (deploy/flink/README.md): "
+        "1M documents need parallelism 8",
+    )
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -347,6 +360,7 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s scale: %(message)s")
     os.environ["TAILGUARD_SCALE_MAX_ROUNDS"] = str(args.dedup_near_max_rounds)
+    os.environ["TAILGUARD_SCALE_PARALLELISM"] = str(args.parallelism)
     from tailguard.pipelines.config import load_config
 
     enabled = [spec.name for spec, _ in load_config(REPO / "configs" / "local.yaml").enabled_stages()]
@@ -428,7 +442,9 @@ def main() -> None:
             + (
                 "FnApiRunner in_memory (1 process)"
                 if args.runner == "local"
-                else "real Flink session cluster (deploy/flink/local.sh, configs/flink-local.yaml, parallelism 2)"
+                else "real Flink session cluster (deploy/flink/local.sh, configs/flink-local.yaml, parallelism "
+                + (str(args.parallelism) if args.parallelism else "2")
+                + ")"
             ),
             "runner": args.runner,
             "dedup_near_max_rounds": args.dedup_near_max_rounds or "config",
