@@ -76,6 +76,18 @@ def _metrics(det: AIDetector, rows: list[LabelledText], mode: str) -> dict[str, 
         mask = np.array([generator_family(r.generator) in (fam, "human") for r in rows])
         fams[fam] = {"n_ai": int((mask & ai).sum()), "auroc": auroc(scores[mask], labels[mask])}
     out["per_family"] = fams
+    domains: dict[str, Any] = {}
+    for domain in sorted({r.domain or "unknown" for r in rows}):
+        mask = np.array([(r.domain or "unknown") == domain for r in rows])
+        h, a = mask & human, mask & ai
+        domains[domain] = {
+            "n": int(mask.sum()),
+            "n_human": int(h.sum()),
+            "auroc": auroc(scores[mask], labels[mask]),
+            "threshold_fpr": round(float(flagged[h].mean()), 4) if h.any() else None,
+            "threshold_tpr": round(float(flagged[a].mean()), 4) if a.any() else None,
+        }
+    out["per_domain"] = domains
     out["registers"] = register_fpr_report(scores, labels, [r.text for r in rows], [r.domain for r in rows], t)
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
@@ -162,6 +174,16 @@ def main() -> None:
         for metric in ("auroc", "tpr_at_1pct_fpr", "threshold_fpr", "threshold_tpr"):
             vals = [f[mode][metric] for f in result["per_source"].values() if f[mode][metric] is not None]
             result[f"mean_{metric}_{mode}"] = round(float(np.mean(vals)), 4) if vals else None
+    # Per generator family, over the folds (each fold's AUROC on its held-out rows of that family).
+    for mode in ("cheap", "all", "cascade"):
+        per_family: dict[str, list[float]] = {}
+        for fold in result["per_source"].values():
+            for fam, entry in fold[mode]["per_family"].items():
+                if entry["auroc"] is not None:
+                    per_family.setdefault(fam, []).append(entry["auroc"])
+        result[f"loso_per_family_{mode}"] = {
+            fam: {"folds": len(v), "mean_auroc": round(float(np.mean(v)), 4)} for fam, v in sorted(per_family.items())
+        }
     if not args.no_in_distribution:
         train = [r for r in rows if r.split != "test"]
         det = train_rows(train, config, _log)
