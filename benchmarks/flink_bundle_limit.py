@@ -26,6 +26,7 @@ import logging
 import resource
 import sys
 import time
+import urllib.request
 from typing import Any
 
 import apache_beam as beam
@@ -43,7 +44,31 @@ def _records(seed: int, count: int) -> Any:
         yield i % 997, payload
 
 
-def run_case(total_mb: int, parallelism: int, timeout_s: float, job_endpoint: str, pool: str) -> dict[str, Any]:
+def _cancel_running(rest: str, wait_s: float = 120.0) -> list[str]:
+    """Cancel every RUNNING job through Flink's REST API and wait until none is left running.
+
+    Beam's ``result.cancel()`` through the 2.62 job server did not stop a stalled job here: it kept
+    its task slots, and the next case then waited for slots and looked stalled too.
+    """
+
+    def running() -> list[str]:
+        with urllib.request.urlopen(f"{rest}/jobs/overview", timeout=10) as response:
+            jobs = json.load(response)["jobs"]
+        return [j["jid"] for j in jobs if j["state"] in ("RUNNING", "CANCELLING", "CREATED", "RESTARTING")]
+
+    cancelled = running()
+    for jid in cancelled:
+        request = urllib.request.Request(f"{rest}/jobs/{jid}?mode=cancel", method="PATCH")
+        urllib.request.urlopen(request, timeout=10).close()
+    deadline = time.monotonic() + wait_s
+    while running() and time.monotonic() < deadline:
+        time.sleep(2)
+    return cancelled
+
+
+def run_case(
+    total_mb: int, parallelism: int, timeout_s: float, job_endpoint: str, pool: str, rest: str
+) -> dict[str, Any]:
     """Run one case; ``outcome`` is ``completed``, ``stalled`` (cancelled at the timeout) or ``failed``."""
     seeds = max(parallelism, 1) * 2
     per_seed = total_mb * 1_000_000 // RECORD_BYTES // seeds
@@ -78,7 +103,11 @@ def run_case(total_mb: int, parallelism: int, timeout_s: float, job_endpoint: st
         outcome = "completed"
     else:
         outcome = "stalled"
-        result.cancel()
+        try:
+            result.cancel()
+        except Exception:  # noqa: BLE001 - the REST cancel below is the one that counts
+            pass
+        _cancel_running(rest)
     largest = per_seed * RECORD_BYTES * -(-seeds // max(parallelism, 1)) / 1e6
     return {
         "total_mb": total_mb,
@@ -97,12 +126,18 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds before a case counts as stalled")
     parser.add_argument("--job-endpoint", default="localhost:8099")
     parser.add_argument("--worker-pool", default="localhost:50000")
+    parser.add_argument("--flink-rest", default="http://localhost:8081", help="to cancel stalled jobs for real")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    leftover = _cancel_running(args.flink_rest)
+    if leftover:
+        print(f"cancelled {len(leftover)} job(s) still running on the cluster", file=sys.stderr)
     cases = []
     for case in args.cases:
         total_mb, parallelism = (int(x) for x in case.split(":"))
-        cases.append(run_case(total_mb, parallelism, args.timeout, args.job_endpoint, args.worker_pool))
+        cases.append(
+            run_case(total_mb, parallelism, args.timeout, args.job_endpoint, args.worker_pool, args.flink_rest)
+        )
         print(json.dumps(cases[-1]), file=sys.stderr, flush=True)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(
