@@ -259,14 +259,13 @@ def _train_detector(calib: Sequence[Doc], synthetic: Sequence[Doc], seed: int) -
 
     rows = [LabelledText(d.text, 0, "bench", split="train", group=d.id) for d in calib]
     rows += [LabelledText(d.text, 1, "bench", generator="kn3", split="train", group=d.id) for d in synthetic]
-    # One fastText thread: deterministic, and hogwild updates hit NaN on a few hundred short texts.
-    params = {"fasttext": {"threads": 1, "lr": 0.1, "bucket": 65536}}
-    try:
-        detector = train_rows(rows, EnsembleConfig(seed=seed, target_fprs=(0.01, 0.05), params=params))
-    except RuntimeError as exc:  # fastText "Encountered NaN": keep the other detectors, say so in the log
-        _LOG.warning("detector training without fasttext (seed %d): %s", seed, exc)
-        detectors = ("ngram", "compression", "stylometry")
-        detector = train_rows(rows, EnsembleConfig(seed=seed, target_fprs=(0.01, 0.05), detectors=detectors))
+    # No fastText member: on these few hundred short texts fastText 0.9.3 aborts with "Encountered
+    # NaN" a different number of times from run to run of the same code (one thread), and a retried
+    # model differs, so the benchmark's result did too (--quick curated 1.07x in one run, 1.23x in
+    # another, failing the power check). The other three detectors are deterministic; --quick measured the same power
+    # without fastText (curated 1.062x vs 1.068x with it, uncurated 1.812x both).
+    detectors = ("ngram", "compression", "stylometry")
+    detector = train_rows(rows, EnsembleConfig(seed=seed, target_fprs=(0.01, 0.05), detectors=detectors))
     return detector, detector.info.threshold(0.01), detector.info.threshold(0.05)
 
 
