@@ -129,6 +129,10 @@ def run_once(
     if parallelism:
         options = {**cfg.pipeline.options, "parallelism": parallelism}
         cfg = cfg.replace(pipeline=dataclasses.replace(cfg.pipeline, options=options))
+    curate_parallelism = int(os.environ.get("TAILGUARD_SCALE_CURATE_PARALLELISM", "0"))
+    if curate_parallelism:
+        curate_options = {**cfg.resume.curate_options, "parallelism": curate_parallelism}
+        cfg = cfg.replace(resume=dataclasses.replace(cfg.resume, curate_options=curate_options))
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     result = run_config(cfg)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -353,6 +357,14 @@ def main() -> None:
         "(one bundle = one partition) until the bundle ends and hangs past ~1 GB (deploy/flink/README.md): "
         "1M documents need parallelism 8",
     )
+    parser.add_argument(
+        "--curate-parallelism",
+        type=int,
+        default=0,
+        help="parallelism of the curate-phase job only (resume.curate_options; 0 = the same as ingest): "
+        "the ingest jobs run per file at --parallelism, the curate job re-reads every checkpoint and needs "
+        "more partitions on Flink; start the cluster with enough slots for the larger of the two",
+    )
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -361,6 +373,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s scale: %(message)s")
     os.environ["TAILGUARD_SCALE_MAX_ROUNDS"] = str(args.dedup_near_max_rounds)
     os.environ["TAILGUARD_SCALE_PARALLELISM"] = str(args.parallelism)
+    os.environ["TAILGUARD_SCALE_CURATE_PARALLELISM"] = str(args.curate_parallelism)
     from tailguard.pipelines.config import load_config
 
     enabled = [spec.name for spec, _ in load_config(REPO / "configs" / "local.yaml").enabled_stages()]
@@ -444,6 +457,7 @@ def main() -> None:
                 if args.runner == "local"
                 else "real Flink session cluster (deploy/flink/local.sh, configs/flink-local.yaml, parallelism "
                 + (str(args.parallelism) if args.parallelism else "2")
+                + (f", curate job {args.curate_parallelism}" if args.curate_parallelism else "")
                 + ")"
             ),
             "runner": args.runner,

@@ -27,7 +27,15 @@ from tailguard.transforms.collapse import CollapseConfig
 from tailguard.transforms.read_crawl import ReadConfig
 from tailguard.transforms.write_corpus import WriteConfig
 
-__all__ = ["ConfigError", "CurationConfig", "PipelineConfig", "ResumeConfig", "build_dataclass", "load_config"]
+__all__ = [
+    "ConfigError",
+    "CurationConfig",
+    "PipelineConfig",
+    "ResumeConfig",
+    "build_dataclass",
+    "load_config",
+    "option_flags",
+]
 
 
 @dataclass(frozen=True)
@@ -66,14 +74,20 @@ class PipelineConfig:
                 f"--direct_running_mode={self.direct_running_mode}",
                 f"--direct_num_workers={self.direct_num_workers}",
             ]
-        for key, value in self.options.items():
-            if isinstance(value, bool):
-                args.append(f"--{key}" if value else f"--no_{key}")
-            elif isinstance(value, list):
-                args += [f"--{key}={v}" for v in value]
-            else:
-                args.append(f"--{key}={value}")
-        return args
+        return args + option_flags(self.options)
+
+
+def option_flags(options: dict[str, Any]) -> list[str]:
+    """Return ``name: value`` Beam options as command-line flags (``--name=value``)."""
+    args: list[str] = []
+    for key, value in options.items():
+        if isinstance(value, bool):
+            args.append(f"--{key}" if value else f"--no_{key}")
+        elif isinstance(value, list):
+            args += [f"--{key}={v}" for v in value]
+        else:
+            args.append(f"--{key}={value}")
+    return args
 
 
 @dataclass(frozen=True)
@@ -89,11 +103,16 @@ class ResumeConfig:
         batch_files: Input files per ingest batch (0 = all files in one batch:
             right for Dataflow/Flink, where one job parallelises over files).
         keep_checkpoints: Keep ``_work/ingest`` after the run finished.
+        curate_options: Beam options (``name: value``) for the curate-phase job only, over
+            ``pipeline.options`` and the command line, e.g. ``{parallelism: 8}``: on Flink a
+            partition's output must stay under ~1 GB (deploy/flink/README.md).  Not part of
+            the ingest checkpoints' key, so changing it reuses completed ingest batches.
     """
 
     enabled: bool = True
     batch_files: int = 16
     keep_checkpoints: bool = False
+    curate_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.batch_files < 0:

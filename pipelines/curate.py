@@ -39,7 +39,7 @@ from apache_beam.runners.runner import PipelineState
 
 from tailguard.filters.errors import ConfigError
 from tailguard.filters.layout import OutputLayout, join_path
-from tailguard.pipelines.config import CurationConfig, load_config
+from tailguard.pipelines.config import CurationConfig, load_config, option_flags
 from tailguard.pipelines.manifest import (
     Manifest,
     build_manifest,
@@ -294,12 +294,14 @@ def _split_stages(cfg: CurationConfig) -> tuple[list[tuple[StageSpec, Any]], lis
 
 def _batch_layout(cfg: CurationConfig, index: int, paths: Sequence[str]) -> OutputLayout:
     # The key hashes the config and the batch's files: a changed config never reuses a stale checkpoint.
-    key = hashlib.sha256((cfg.sha256() + "\n" + "\n".join(paths)).encode()).hexdigest()[:16]
+    # resume.curate_options only changes the curate job, so it is left out of the key.
+    ingest_cfg = replace(cfg, resume=replace(cfg.resume, curate_options={}))
+    key = hashlib.sha256((ingest_cfg.sha256() + "\n" + "\n".join(paths)).encode()).hexdigest()[:16]
     return OutputLayout(cfg.output).batch(index, key)
 
 
 def _run_resumable(
-    cfg: CurationConfig, options: PipelineOptions, files: list[tuple[str, int]]
+    cfg: CurationConfig, options: PipelineOptions, files: list[tuple[str, int]], beam_args: Sequence[str] = ()
 ) -> tuple[list[Any], list[OutputLayout]]:
     """Run the ingest batches that are not done yet, then the curate phase; return results and batch dirs."""
     ingest_stages, curate_stages = _split_stages(cfg)
@@ -331,6 +333,10 @@ def _run_resumable(
     total_bytes = sum(size for _, size in files)
     context = RunContext(OutputLayout(cfg.output), cfg.seed, cfg.write.resolve_shards(total_bytes))
     _LOG.info("curate phase: %d stage(s) over %d ingest batch(es) -> %s", len(curate_stages), len(batches), cfg.output)
+    if cfg.resume.curate_options:
+        curate = option_flags(cfg.resume.curate_options)
+        options = PipelineOptions([*cfg.pipeline.beam_args(), *beam_args, *curate])
+        _LOG.info("curate phase: options %s (resume.curate_options)", " ".join(curate))
     p = _pipeline(options)
     _build_dag(p, cfg, curate_stages, checkpoints, cfg.write, context, None, report_inputs=False)
     results.append(_run_one(p))
@@ -399,7 +405,7 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
     )
     # Without a per-document stage the ingest phase would only read and checkpoint: run one pipeline.
     if cfg.resume.enabled and _split_stages(cfg)[0]:
-        results, batches = _run_resumable(cfg, options, files)
+        results, batches = _run_resumable(cfg, options, files, beam_args)
         _collect_side_outputs(layout, batches)
     else:
         p = _pipeline(options)

@@ -94,3 +94,31 @@ def test_killed_run_resumes_without_redoing_completed_files(tmp_path: Path):
         assert shard.read_bytes() == (out / "corpus" / shard.name).read_bytes(), shard.name
     dead = list((out / "dead_letter").glob("*.jsonl.zst"))
     assert dead, "the dead letters of resumed batches are collected into OUTPUT/dead_letter"
+
+
+def test_curate_options_apply_to_the_curate_job_only_and_keep_the_checkpoints(tmp_path: Path):
+    """resume.curate_options (e.g. Flink parallelism for the curate job) reach that job's flags, are
+    left out of the checkpoint key (a rerun with other curate options skips every ingest batch), and
+    do not change a byte of the corpus."""
+    src, config = _inputs(tmp_path), _config(tmp_path)
+    data = yaml.safe_load(config.read_text())
+    data["resume"]["curate_options"] = {"direct_running_mode": "multi_threading", "direct_num_workers": 2}
+    tuned = tmp_path / "tuned.yaml"
+    tuned.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    first = subprocess.run(_cmd(tuned, src, out), capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (line,) = [line for line in first.stderr.splitlines() if "(resume.curate_options)" in line]
+    assert "--direct_running_mode=multi_threading" in line and "--direct_num_workers=2" in line
+    assert "already complete, skipped" not in first.stderr
+    shards = {p.name: p.read_bytes() for p in (out / "corpus").iterdir()}
+
+    # As if the curate job had been killed (hung on Flink): no manifest, the ingest checkpoints kept.
+    (out / "manifest.json").unlink()
+    again = subprocess.run(_cmd(config, src, out), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stderr.count("already complete, skipped") == N_FILES // 2
+    assert "resume.curate_options" not in again.stderr
+    assert {p.name: p.read_bytes() for p in (out / "corpus").iterdir()} == shards
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["ledger"]["input_records"] == N_FILES * 31 and manifest["ledger"]["kept"] == N_FILES * 30
