@@ -170,6 +170,10 @@ classloader.check-leaked-classloader: false
 # default: the 1M-document run then hung for 45 min with idle harnesses. FAIL ends the TaskManager,
 # so the job fails (after heartbeat.timeout) and says why, instead of waiting forever.
 cluster.uncaught-exception-handling: FAIL
+# Spread a job's tasks over the TaskManagers: with 4 slots each, a parallelism-2 ingest job would
+# otherwise land both tasks on one TaskManager, whose single SDK harness then runs both bundles
+# under one GIL (the other TaskManager's harness idle).
+cluster.evenly-spread-out-slots: true
 EOF
   cat >"$RUN_DIR/conf/log4j.properties" <<'EOF'
 rootLogger.level = INFO
