@@ -35,7 +35,7 @@ from tailguard.filters.hashing import unit_interval
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "detect"
 
 
-def _texts_and_model(model: str | None, n_docs: int) -> tuple[list[str], str]:
+def _texts_and_model(model: str | None, n_docs: int, args: argparse.Namespace) -> tuple[list[str], str]:
     paths = sorted(glob.glob(str(SHARED / "*.jsonl.zst")))
     if paths:
         rows = list(read_labelled(paths))
@@ -53,9 +53,14 @@ def _texts_and_model(model: str | None, n_docs: int) -> tuple[list[str], str]:
     if model is None:
         model = tempfile.mkdtemp(prefix="tailguard-bench-model-")
         started = time.perf_counter()
-        train_rows(train, EnsembleConfig()).save(model)
+        config = EnsembleConfig()
+        if args.lm_train_rows:
+            # the default detectors plus the LM tier, its stacker fitted on a subsample (docs/detect.md)
+            lm = {"rows_per_source": args.lm_train_rows, "max_tokens": args.lm_max_tokens, "threads": args.lm_threads}
+            config = EnsembleConfig(detectors=(*config.detectors, "lm"), params={"lm": lm})
+        train_rows(train, config).save(model)
         print(
-            f"trained on {len(train)} rows in {time.perf_counter() - started:.1f}s",
+            f"trained {'+'.join(config.detectors)} on {len(train)} rows in {time.perf_counter() - started:.1f}s",
             file=sys.stderr,
         )
     reps = (n_docs + len(test) - 1) // len(test)
@@ -115,8 +120,15 @@ def main() -> None:
     parser.add_argument("--lm-docs", type=int, default=200, help="documents the LM tier scores (0 = skip it)")
     parser.add_argument("--lm-max-tokens", type=int, default=128)
     parser.add_argument("--lm-threads", type=int, default=1, help="llama.cpp threads (per-core figures: 1)")
+    parser.add_argument(
+        "--lm-train-rows",
+        type=int,
+        default=0,
+        help="without --model: also train the LM tier (its stacker on N rows per source and role), so the "
+        "cascade is measured end to end (lm_tier.cascade_measured) instead of only computed",
+    )
     args = parser.parse_args()
-    texts, model_dir = _texts_and_model(args.model, args.docs)
+    texts, model_dir = _texts_and_model(args.model, args.docs, args)
     detector = load_detector(model_dir)
     detector.score_batch(texts[:64])  # warm-up (lazy allocations)
     cost = {"prepare": 0.0, **{d.name: 0.0 for d in detector.detectors if d.name not in detector.lm_names}}
