@@ -262,8 +262,8 @@ def _train_detector(calib: Sequence[Doc], synthetic: Sequence[Doc], seed: int) -
     # No fastText member: on these few hundred short texts fastText 0.9.3 aborts with "Encountered
     # NaN" a different number of times from run to run of the same code (one thread), and a retried
     # model differs, so the benchmark's result did too (--quick curated 1.07x in one run, 1.23x in
-    # another, failing the power check). The other three detectors are deterministic; --quick measured the same power
-    # without fastText (curated 1.062x vs 1.068x with it, uncurated 1.812x both).
+    # another, failing the power check). The other three detectors are deterministic; --quick
+    # measured the same power without fastText (curated 1.062x vs 1.068x with it, uncurated 1.812x).
     detectors = ("ngram", "compression", "stylometry")
     detector = train_rows(rows, EnsembleConfig(seed=seed, target_fprs=(0.01, 0.05), detectors=detectors))
     return detector, detector.info.threshold(0.01), detector.info.threshold(0.05)
