@@ -408,6 +408,8 @@ def run_config(cfg: CurationConfig, beam_args: Sequence[str] = (), overwrite: bo
         results, batches = _run_resumable(cfg, options, files, beam_args)
         _collect_side_outputs(layout, batches)
     else:
+        if cfg.resume.curate_options:
+            _LOG.warning("resume.curate_options ignored: this run is one pipeline (no resumable curate phase)")
         p = _pipeline(options)
         build_pipeline(p, replace(cfg, inputs=tuple(path for path, _ in files)), context, len(files))
         results, batches = [_run_one(p)], []
