@@ -20,7 +20,12 @@ from tailguard.pipelines.curate import run
 from tests.filters.detect_helpers import synthetic_rows, write_jsonl
 from tests.pipelines.helpers import minimal_config, read_jsonl_zst_dir
 
-_SMALL_CONFIG = "params:\n  ngram: {hash_bits: 14}\n  compression: {dict_size: 8192}\n"
+# No fastText member: fastText 0.9.3 hits "Encountered NaN" a different number of times from run to run
+# and each retry trains another model, so its scores (and this test's threshold band) were not
+# reproducible; CI once found no kept document between the trained and the calibrated threshold.
+_SMALL_CONFIG = (
+    "detectors: [ngram, compression, stylometry]\nparams:\n  ngram: {hash_bits: 14}\n  compression: {dict_size: 8192}\n"
+)
 
 
 def _hedged_human_rows(n: int, seed: int) -> list[dict[str, str]]:
