@@ -30,6 +30,7 @@ def test_ruff_format_check_passes():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_mypy_reports_nothing():
     out = subprocess.run(
         [_tool("mypy"), "filters", "transforms", "pipelines", "--config-file", "setup.cfg"],

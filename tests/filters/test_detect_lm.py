@@ -108,6 +108,7 @@ def test_missing_weights_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
     assert os.path.basename(lm_module.BUNDLED_FILE).endswith(".gguf")
 
 
+@pytest.mark.slow
 @needs_lm
 def test_ensemble_with_lm_tier_trains_saves_and_scores_in_every_mode(tmp_path: Path) -> None:
     from tailguard.filters.detect.ensemble import EnsembleConfig, load_detector, train_rows

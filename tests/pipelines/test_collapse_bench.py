@@ -148,6 +148,7 @@ def test_cli_rejects_bad_sizes(tmp_path: Path) -> None:
     assert main(["collapse-bench", "--budget-tokens", "5", "--json", str(tmp_path / "x.json")]) == 2
 
 
+@pytest.mark.slow
 def test_quick_has_power_to_catch_a_curation_regression(tmp_path: Path) -> None:
     """The CI smoke check: --quick separates curated from uncurated training (issue 15)."""
     corpus = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "human" / "jane-austen-6-novels.jsonl.gz"

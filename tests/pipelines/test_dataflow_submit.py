@@ -96,6 +96,7 @@ def _expected_labels(cfg: CurationConfig) -> set[str]:
     return FIXED_LABELS | {spec.label for spec, _ in cfg.enabled_stages()}
 
 
+@pytest.mark.slow
 def test_dry_run_translates_every_stage_without_network(no_network: list[Any]):
     cfg = _dataflow_config()
     result = _build(cfg, "--dry_run=True").run()
@@ -110,6 +111,7 @@ def test_dry_run_translates_every_stage_without_network(no_network: list[Any]):
     assert no_network == []
 
 
+@pytest.mark.slow
 def test_template_staging_writes_job_json_with_sdist_and_sdk_image(tmp_path: Path, no_network: list[Any]):
     cfg = _dataflow_config()
     staging = tmp_path / "staging"

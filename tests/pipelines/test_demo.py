@@ -61,6 +61,7 @@ def test_demo_produces_corpus_manifest_report_and_balanced_ledger(demo_run):
     assert sources and not [s for s in sources if str(out) in s]
 
 
+@pytest.mark.slow
 def test_demo_gives_identical_shards_on_another_run_and_output_path(demo_run, tmp_path: Path):
     first, _ = demo_run
     second = tmp_path / "elsewhere" / "deeper" / "demo-b"

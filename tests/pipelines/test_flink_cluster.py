@@ -96,6 +96,7 @@ def test_flink_local_yaml_differs_from_local_yaml_only_in_the_pipeline_section()
     assert flink.replace(pipeline=local.pipeline) == local
 
 
+@pytest.mark.slow
 def test_demo_sample_on_real_flink_equals_in_process_runner(flink_cluster: None, tmp_path: Path) -> None:
     sample = write_sample(tmp_path / "sample")
     flink, local = _configs([sample.crawl_glob], tmp_path)

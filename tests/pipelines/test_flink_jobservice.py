@@ -152,6 +152,7 @@ def _options_dict(struct: Any) -> dict[str, Any]:
     return {key.split(":")[2]: value for key, value in job_utils.struct_to_dict(struct).items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("environment_type", ["LOOPBACK", "EXTERNAL"])
 def test_flink_runner_options_run_end_to_end_through_job_service(
     environment_type: str,
@@ -255,6 +256,7 @@ def _job_server_jar() -> str:
     return out.stdout.strip()
 
 
+@pytest.mark.flink_embedded
 @pytest.mark.skipif(shutil.which("java") is None, reason="no `java` on PATH: Flink's embedded mini-cluster needs a JVM")
 def test_real_flink_embedded_cluster_runs_the_pipeline(tiny_jsonl: Path, tmp_path: Path) -> None:
     jar = _job_server_jar()

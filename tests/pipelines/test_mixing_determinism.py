@@ -98,6 +98,7 @@ def _run(root: Path, config: Path, out: Path, *runner_flags: str) -> dict:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_mixed_shards_are_byte_identical_across_worker_counts(mixed_inputs: tuple[Path, Path], tmp_path: Path) -> None:
     root, config = mixed_inputs
     one = _run(root, config, tmp_path / "one", "--direct_running_mode=in_memory")

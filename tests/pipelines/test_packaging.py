@@ -104,6 +104,7 @@ def _fresh_venv(tmp: Path) -> Path:
     return env
 
 
+@pytest.mark.slow
 def test_wheel_installs_imports_every_module_and_runs_the_demo(built: dict[str, Path]) -> None:
     tmp = built["tmp"]
     env = _fresh_venv(tmp)

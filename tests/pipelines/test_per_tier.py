@@ -92,6 +92,7 @@ def _mix_run(tmp_path: Path, inputs: Path, shards: int, enforce: bool) -> tuple[
     return main(["run", "--config", str(config), "--input", str(inputs / "*.jsonl"), "--output", str(out)]), out
 
 
+@pytest.mark.slow
 def test_curriculum_spread_is_checked_and_enforced(inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # One shard holds the whole mix: its human share is the realised share, within tolerance.
     code, out = _mix_run(tmp_path, inputs, 1, True)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.pipelines.helpers import minimal_config
@@ -59,6 +60,7 @@ def _done_markers(out: Path) -> dict[str, float]:
     return {str(p.parent.name): p.stat().st_mtime_ns for p in (out / "_work" / "ingest").glob("*/_DONE")}
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_redoing_completed_files(tmp_path: Path):
     src, config = _inputs(tmp_path), _config(tmp_path)
     out = tmp_path / "killed"
@@ -96,6 +98,7 @@ def test_killed_run_resumes_without_redoing_completed_files(tmp_path: Path):
     assert dead, "the dead letters of resumed batches are collected into OUTPUT/dead_letter"
 
 
+@pytest.mark.slow
 def test_curate_options_apply_to_the_curate_job_only_and_keep_the_checkpoints(tmp_path: Path):
     """resume.curate_options (e.g. Flink parallelism for the curate job) reach that job's flags, are
     left out of the checkpoint key (a rerun with other curate options skips every ingest batch), and

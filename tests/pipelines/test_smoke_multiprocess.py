@@ -12,6 +12,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from tailguard.pipelines.config import load_config
 from tailguard.pipelines.curate import run_config
 from tests.pipelines.helpers import read_jsonl_zst_dir
@@ -45,6 +47,7 @@ def _write_inputs(folder: Path, files: int, per_file: int) -> int:
     return files * per_file
 
 
+@pytest.mark.slow
 def test_smoke_config_balances_in_multi_processing_mode(tmp_path: Path):
     total = _write_inputs(tmp_path / "in", files=3, per_file=20)
     cfg = load_config(REPO / "configs" / "smoke.yaml")

@@ -138,6 +138,7 @@ def _logit(p: float) -> float:
     return math.log(q / (1 - q))
 
 
+@pytest.mark.slow
 def test_recalibrate_lm_tier_refits_full_tier_alignment_and_cascade_band(lm_model: str, tmp_path: Path) -> None:
     """The LM-tier branch of :func:`recalibrate`: cheap and full tier, their alignment, the band."""
     import shutil

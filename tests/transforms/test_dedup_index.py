@@ -93,6 +93,7 @@ def _root(rows: dict[str, tuple], doc_id: str) -> str:
     return doc_id
 
 
+@pytest.mark.slow
 def test_second_dump_against_the_first_dumps_indexes_equals_one_run_over_both(tmp_path: Path) -> None:
     a, b = _dumps()
     run_a, run_b, union = tmp_path / "run-a", tmp_path / "run-b", tmp_path / "union"

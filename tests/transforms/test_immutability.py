@@ -87,6 +87,7 @@ def test_the_guard_catches_a_mutating_dofn(guarded_dofns: list[type[beam.DoFn]])
     assert _VIOLATIONS == ["tests.transforms.test_immutability._MutatesFn mutated its input element"]
 
 
+@pytest.mark.slow
 def test_no_stage_mutates_its_input_in_the_full_demo_pipeline(
     guarded_dofns: list[type[beam.DoFn]], tmp_path: Path
 ) -> None:
