@@ -257,6 +257,7 @@ def _job_server_jar() -> str:
 
 
 @pytest.mark.flink_embedded
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="no `java` on PATH: Flink's embedded mini-cluster needs a JVM")
 def test_real_flink_embedded_cluster_runs_the_pipeline(tiny_jsonl: Path, tmp_path: Path) -> None:
     jar = _job_server_jar()

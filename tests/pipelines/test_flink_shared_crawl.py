@@ -15,7 +15,7 @@ import pytest
 
 from tests.pipelines.test_flink_cluster import CRAWL, _assert_same_run, _configs, flink_cluster  # noqa: F401
 
-pytestmark = pytest.mark.flink_shared
+pytestmark = [pytest.mark.flink_shared, pytest.mark.slow]
 
 
 @pytest.mark.skipif(not CRAWL.is_dir(), reason=f"{CRAWL} (shared real crawl data) is absent")
