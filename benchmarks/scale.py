@@ -378,6 +378,8 @@ def main() -> None:
 
     enabled = [spec.name for spec, _ in load_config(REPO / "configs" / "local.yaml").enabled_stages()]
     enabled = [name for name in enabled if name not in args.disable]
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         root = Path(tmp)
         inputs: dict[int, dict[str, Any]] = {}

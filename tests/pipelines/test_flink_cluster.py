@@ -29,6 +29,8 @@ import pytest
 from tailguard.pipelines.config import CurationConfig, PipelineConfig, load_config
 from tailguard.pipelines.curate import run_config
 from tailguard.pipelines.sample import write_sample
+from tailguard.pipelines.stages import STAGES
+from tests.transforms.test_dedup_index import _dumps
 
 pytestmark = pytest.mark.flink
 
@@ -101,3 +103,65 @@ def test_demo_sample_on_real_flink_equals_in_process_runner(flink_cluster: None,
     sample = write_sample(tmp_path / "sample")
     flink, local = _configs([sample.crawl_glob], tmp_path)
     _assert_same_run(flink, local)
+
+
+@pytest.mark.slow
+def test_incremental_dedup_on_real_flink_equals_in_process_runner(flink_cluster: None, tmp_path: Path) -> None:
+    """Issue 13 on the cluster runner: dump A writes its dedup indexes, dump B reads them.
+
+    The two overlapping dumps of tests/transforms/test_dedup_index.py, dedup stages only.  On Flink
+    and in process: the same ledgers and shards, B drops A's copies as ``duplicate_of_previous_run``,
+    and the index A wrote is the same: byte-identical entry files, and ``index.json`` equal but for its
+    ``run_id`` (the run's output folder, which differs here).
+    """
+    dumps = dict(zip("ab", _dumps()))
+    off = {spec.name: {"enabled": False} for spec in STAGES if spec.name not in ("dedup_exact", "dedup_near")}
+    runs: dict[str, tuple[CurationConfig, CurationConfig]] = {}
+    for name, docs in dumps.items():
+        data = tmp_path / f"dump-{name}.jsonl"
+        data.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in docs))
+        index: dict[str, dict[str, object]] = {}
+        for stage in ("dedup_exact", "dedup_near"):
+            index[stage] = (
+                {"index_out": str(tmp_path / "index" / "{runner}" / stage)}
+                if name == "a"
+                else {"index_in": (str(tmp_path / "index" / "{runner}" / stage),)}
+            )
+        index["dedup_near"]["max_rounds"] = 2  # its clusters are pairs; fewer rounds plan faster on Flink
+        flink, local = _configs([str(data)], tmp_path / name, num_shards=1, **off, **index)
+        runs[name] = (_with_runner_index(flink, "flink"), _with_runner_index(local, "local"))
+    for name in "ab":
+        _assert_same_run(*runs[name])
+    flink_index, local_index = (_index(tmp_path / "index" / runner) for runner in ("flink", "local"))
+    assert flink_index == local_index
+    assert {stage for stage, _ in flink_index} == {"dedup_exact", "dedup_near"}
+    dropped = _ledger(runs["b"][0].output)["dropped"]
+    assert dropped["dedup_exact"]["duplicate_of_previous_run"] and dropped["dedup_near"]["duplicate_of_previous_run"]
+
+
+def _with_runner_index(cfg: CurationConfig, runner: str) -> CurationConfig:
+    """Point the stages' index_out / index_in at this runner's own index folder."""
+    stages = dict(cfg.stages)
+    for stage in ("dedup_exact", "dedup_near"):
+        conf = stages[stage]
+        stages[stage] = dataclasses.replace(
+            conf,
+            index_out=conf.index_out.replace("{runner}", runner),
+            index_in=tuple(path.replace("{runner}", runner) for path in conf.index_in),
+        )
+    return cfg.replace(stages=stages)
+
+
+def _index(folder: Path) -> set[tuple[str, str]]:
+    """(stage, entry-file hash or index.json without run_id) for every file of an index folder."""
+    found = set()
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        if path.name == "index.json":
+            meta = json.loads(path.read_text())
+            meta.pop("run_id")
+            found.add((path.parent.name, json.dumps(meta, sort_keys=True)))
+        else:
+            found.add((path.parent.name, path.name + ":" + hashlib.sha256(path.read_bytes()).hexdigest()))
+    return found
