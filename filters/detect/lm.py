@@ -289,7 +289,10 @@ class LMDetector:
         return prefix + ids[: self.params.max_tokens]
 
     def _features_one(self, doc: PreparedText) -> np.ndarray:
-        key = hashlib.sha1(f"{self.params.max_tokens}\x1f{self.params.max_chars}\x1f{doc.raw}".encode()).hexdigest()
+        # The weights' hash is part of the key: a cache shared by two models never mixes their features.
+        key = hashlib.sha1(
+            f"{self.weights_sha256}\x1f{self.params.max_tokens}\x1f{self.params.max_chars}\x1f{doc.raw}".encode()
+        ).hexdigest()
         if self.cache is not None and key in self.cache:
             return self.cache[key]
         tokens = self.tokenize(doc)

@@ -147,3 +147,22 @@ def test_ensemble_with_lm_tier_trains_saves_and_scores_in_every_mode(tmp_path: P
             assert cascade.ai_score == cheap.ai_score
     detector.set_mode("all")
     assert [s.ai_score for s in detector.score_batch(texts[:5])] == [s.ai_score for s in by_mode["all"][:5]]
+
+
+@needs_lm
+def test_a_feature_cache_shared_by_two_weights_files_keeps_their_features_apart(lm: LMDetector) -> None:
+    """Benchmarks share one cache between detectors; another model's rows must never be served from it."""
+    cache: dict[str, np.ndarray] = {}
+    LMDetector.shared_cache = cache
+    try:
+        first = LMDetector(LMParams(max_tokens=16, threads=2), weights_sha256=lm.weights_sha256)
+        other = LMDetector(LMParams(max_tokens=16, threads=2), weights_sha256="0" * 64)  # stands for other weights
+        docs = prepare(["A short text that both detectors score once."])
+        first.features(docs)
+        again = LMDetector(LMParams(max_tokens=16, threads=2), weights_sha256=lm.weights_sha256)
+        again.features(docs)
+        other.features(docs)
+    finally:
+        LMDetector.shared_cache = None
+    assert first.tokens_scored > 0 and again.tokens_scored == 0  # same weights: served from the cache
+    assert other.tokens_scored == first.tokens_scored and len(cache) == 2
