@@ -90,6 +90,7 @@ def main() -> None:
     _log(f"{len(rows)} rows, {len(sources)} sources; scoring {len(texts)} texts (cache {len(cache)})")
     feats = dict(zip(texts, lm.features(prepare(texts)), strict=True))
     _save_cache(args.cache, cache)
+    cpu_s = time.process_time() - started
     result: dict[str, Any] = {
         "benchmark": "detect_zero_shot",
         "test_rows_per_source": args.test_rows,
@@ -98,8 +99,8 @@ def main() -> None:
         "model": Path(lm.model_path).name,
         "weights_sha256": lm.weights_sha256,
         "lm_tokens_scored": lm.tokens_scored,
-        "cpu_s": round(time.process_time() - started, 1),
-        "lm_tokens_per_cpu_s": round(lm.tokens_scored / max(time.process_time() - started, 1e-9), 1),
+        "cpu_s": round(cpu_s, 1),
+        "lm_tokens_per_cpu_s": round(lm.tokens_scored / max(cpu_s, 1e-9), 1),
         "per_source": {},
     }
     for held in sources:
