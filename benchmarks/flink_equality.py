@@ -66,7 +66,8 @@ def main() -> None:
     parser.add_argument("--max-rounds", type=int, default=3, help="dedup_near rounds (Flink plans 3 in ~1 min)")
     parser.add_argument("--workdir", default=None, help="keep inputs/outputs here (default: a temp dir)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s flink_equality: %(message)s")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    _LOG.setLevel(logging.INFO)  # this script's progress; Beam's job-state chatter stays out
     if args.workdir:
         Path(args.workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
